@@ -1,0 +1,30 @@
+# The two commands of the README. Each makes its own virtual environment on a fresh machine.
+#   make demo   the main job
+#   make test   lint + the test suite (what CI runs, through .ci/run)
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test stubs clean
+
+# Installed once per change of the packaging files; `pip install -e` keeps the sources live.
+$(VENV)/.installed: setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Regenerate the wire-contract stubs when a .proto changed since the install (fast; rewrites only changes).
+stubs: $(VENV)/.installed
+	$(BIN)/python proto/generate.py --check >/dev/null || $(BIN)/python proto/generate.py
+
+demo: stubs
+	$(BIN)/eai-avatar info
+
+test: stubs
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info sdk/v1/*_pb2*.py sdk/v1/*_pb2.pyi

@@ -1,0 +1,84 @@
+"""One distribution, `eai-avatar`, three folders mapped into one import package (DESIGN.md section 2).
+
+    sdk/      -> eai_avatar           client SDK and shared vocabulary (numpy, grpcio, protobuf; never torch)
+    runtime/  -> eai_avatar.runtime   gRPC server, ITT, engines, turn pipeline (never torch)
+    export/   -> eai_avatar.export    training side: PyTorch models, data, training, export
+
+The wire-contract stubs (eai_avatar.v1) are generated from proto/ before the packages are collected.
+"""
+
+import runpy
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+VERSION = runpy.run_path(str(ROOT / "sdk" / "version.py"))["__version__"]
+
+
+class BuildPyWithStubs(build_py):
+    """Generate eai_avatar.v1 stubs from proto/ first, so a fresh clone installs a working contract."""
+
+    def run(self):
+        runpy.run_path(str(ROOT / "proto" / "generate.py"))["generate"]()
+        super().run()
+
+
+PACKAGE_DIR = {"eai_avatar": "sdk", "eai_avatar.runtime": "runtime", "eai_avatar.export": "export"}
+
+
+def find_mapped_packages() -> list[str]:
+    """Every folder with an __init__.py under the three roots, named by its import path."""
+    packages = []
+    for name, folder in PACKAGE_DIR.items():
+        root = ROOT / folder
+        for init in sorted(root.rglob("__init__.py")):
+            rel = init.parent.relative_to(root)
+            if rel.parts and rel.parts[0] in PACKAGE_DIR.values():
+                continue
+            packages.append(".".join((name, *rel.parts)))
+    return packages
+
+
+TRAIN = [
+    # The CPU build of torch 2.13.0 is what the test machines install; an unpinned torch pulls a CUDA build.
+    "torch==2.13.0",
+    "diffusers>=0.42",
+    "safetensors>=0.4",
+    "onnx>=1.17",
+    "onnxscript>=0.2",
+    "tqdm>=4.66",
+]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1"]
+
+setup(
+    name="eai-avatar",
+    version=VERSION,
+    description="Streaming emotion-aware interactive avatars: two talking heads that converse, "
+    "listen, switch roles and carry emotion (EAI-Avatar), served over gRPC.",
+    long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.11",
+    package_dir=PACKAGE_DIR,
+    packages=find_mapped_packages(),
+    package_data={"eai_avatar": ["py.typed"], "eai_avatar.v1": ["*.pyi"]},
+    install_requires=[
+        "numpy>=1.26",
+        "grpcio>=1.85",
+        "grpcio-health-checking>=1.85",
+        "grpcio-reflection>=1.85",
+        # The stubs come from grpcio-tools 1.85.1 (protobuf gencode 7.35.1): the runtime must be 7.x, >= that.
+        "protobuf>=7.35.1,<8",
+    ],
+    extras_require={
+        "train": TRAIN,
+        "gpu": ["onnxruntime-gpu>=1.20"],
+        "tensorrt": ["tensorrt>=10", "onnxruntime-gpu>=1.20"],
+        "dev": DEV,
+        "all": TRAIN + DEV + ["onnxruntime-gpu>=1.20", "tensorrt>=10"],
+    },
+    entry_points={"console_scripts": ["eai-avatar=eai_avatar.cli:main"]},
+    cmdclass={"build_py": BuildPyWithStubs},
+)
