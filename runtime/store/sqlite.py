@@ -1,0 +1,177 @@
+"""SQLite conversation store in WAL mode: one file, safe for several writers (threads and processes).
+
+Each `append_nodes` is one IMMEDIATE transaction with synchronous=FULL, so a node is on disk before the
+call returns and a SIGKILLed process loses nothing it had appended. Rows are append-only: a node stores
+only its backward links (parent, left sibling); the forward links follow from eq. 7 when the tree is
+rebuilt, so a crash can never leave a half-updated link.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from eai_avatar.runtime.itt.tree import DialogueState, NodeSource, TalkNode
+from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    characters TEXT NOT NULL,          -- JSON list of the two identity names
+    created_unix_ms INTEGER NOT NULL,
+    metadata TEXT NOT NULL             -- JSON object
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
+    node_id INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    character TEXT NOT NULL,
+    text TEXT NOT NULL,
+    emotion TEXT NOT NULL,
+    confidence REAL NOT NULL,
+    distribution TEXT NOT NULL,        -- JSON list, one value per emotion in class order
+    depth INTEGER NOT NULL,
+    parent INTEGER NOT NULL,
+    left_sibling INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    created_unix_ms INTEGER NOT NULL,
+    PRIMARY KEY (session_id, node_id)
+);
+"""
+
+_NODE_COLUMNS = (
+    "node_id, state, character, text, emotion, confidence, distribution, depth, parent, left_sibling, "
+    "source, created_unix_ms"
+)
+
+
+class SqliteStore(ConversationStore):
+    """Args:
+    path: database file (made with its folder if missing) or ":memory:".
+    timeout_s: how long a writer waits for another's lock before failing.
+    """
+
+    def __init__(self, path: str | Path, timeout_s: float = 10.0):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per store, shared by threads under a lock; other processes open their own.
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{self.path} is not a usable SQLite conversation store: {exc}") from exc
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._write():
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise ValueError(f"{self.path}: store schema version {row[0]}, this runtime reads {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self):
+        """One IMMEDIATE transaction: the write lock up front, commit on success, roll back on error."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def create_session(self, record: SessionRecord) -> None:
+        if not record.session_id:
+            raise ValueError("a session id must be a non-empty string")
+        try:
+            with self._write():
+                self._db.execute(
+                    "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                    (
+                        record.session_id,
+                        json.dumps(list(record.characters)),
+                        record.created_unix_ms,
+                        json.dumps(record.metadata),
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"a session with id {record.session_id!r} already exists") from None
+
+    def get_session(self, session_id: str) -> SessionRecord:
+        rows = self._read("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFoundError(session_id)
+        return _record(rows[0])
+
+    def list_sessions(self) -> list[SessionRecord]:
+        return [_record(row) for row in self._read("SELECT * FROM sessions ORDER BY created_unix_ms, session_id")]
+
+    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode]) -> None:
+        rows = [
+            (session_id, n.id, n.state.value, n.character, n.text, n.emotion, n.confidence,
+             json.dumps(list(n.distribution)), n.depth, n.parent, n.left_sibling, n.source.value,
+             n.created_unix_ms)
+            for n in nodes
+        ]  # fmt: skip
+        try:
+            with self._write():
+                if not self._db.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
+                    raise SessionNotFoundError(session_id)
+                self._db.executemany(
+                    f"INSERT INTO nodes (session_id, {_NODE_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"session {session_id!r}: node ids {[n.id for n in nodes]} are already stored") from None
+
+    def load_nodes(self, session_id: str) -> list[TalkNode]:
+        self.get_session(session_id)  # SessionNotFoundError for an unknown id
+        rows = self._read(f"SELECT {_NODE_COLUMNS} FROM nodes WHERE session_id = ? ORDER BY node_id", (session_id,))
+        return [_node(row) for row in rows]
+
+    def delete_session(self, session_id: str) -> None:
+        with self._write():
+            if self._db.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,)).rowcount == 0:
+                raise SessionNotFoundError(session_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _record(row: tuple) -> SessionRecord:
+    session_id, characters, created, metadata = row
+    return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata))
+
+
+def _node(row: tuple) -> TalkNode:
+    node_id, state, character, text, emotion, confidence, distribution, depth, parent, ls, source, created = row
+    return TalkNode(
+        id=node_id,
+        state=DialogueState(state),
+        character=character,
+        text=text,
+        emotion=emotion,
+        confidence=confidence,
+        distribution=tuple(json.loads(distribution)),
+        depth=depth,
+        parent=parent,
+        left_sibling=ls,
+        source=NodeSource(source),
+        created_unix_ms=created,
+    )
