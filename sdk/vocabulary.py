@@ -43,9 +43,7 @@ BLENDSHAPE_INDEX: dict[str, int] = {name: i for i, name in enumerate(ARKIT_BLEND
 
 #: The lip-sync carriers: the shapes speech moves (anchors.md).
 LIP_SYNC_BLENDSHAPES: tuple[str, ...] = tuple(
-    name
-    for name in ARKIT_BLENDSHAPES
-    if name.startswith(("jaw", "mouth")) or name in ("tongueOut", "cheekPuff")
+    name for name in ARKIT_BLENDSHAPES if name.startswith(("jaw", "mouth")) or name in ("tongueOut", "cheekPuff")
 )
 
 #: Video frame rate of every model and stream, frames per second.
@@ -73,6 +71,4 @@ def blendshape_index(name: str) -> int:
     try:
         return BLENDSHAPE_INDEX[name]
     except KeyError:
-        raise ValueError(
-            f"unknown ARKit blendshape {name!r} (names are case-sensitive, e.g. 'jawOpen')"
-        ) from None
+        raise ValueError(f"unknown ARKit blendshape {name!r} (names are case-sensitive, e.g. 'jawOpen')") from None

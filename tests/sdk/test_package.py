@@ -38,9 +38,14 @@ def test_version_and_help(capsys):
 def test_every_listed_command_has_a_working_module():
     import importlib
 
-    for name, (module_path, summary) in COMMANDS.items():
+    leaves = []
+    for name, entry in COMMANDS.items():
+        targets = entry[1] if isinstance(entry[1], dict) else {None: entry}
+        leaves += [(name, target, module_path, summary) for target, (module_path, summary) in targets.items()]
+    assert len(leaves) >= len(COMMANDS)
+    for name, target, module_path, summary in leaves:
         module = importlib.import_module(module_path)
-        assert callable(module.add_arguments) and callable(module.run), name
+        assert callable(module.add_arguments) and callable(module.run), (name, target)
         assert summary
 
 
@@ -53,9 +58,7 @@ def test_info_json_reports_the_contract(capsys):
 
 
 def test_unknown_command_fails():
-    result = subprocess.run(
-        [sys.executable, "-m", "eai_avatar", "no-such-command"], capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-m", "eai_avatar", "no-such-command"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
 

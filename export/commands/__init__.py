@@ -1,0 +1,1 @@
+"""Subcommands of the `eai-avatar` CLI on the training side."""

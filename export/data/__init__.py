@@ -1,0 +1,1 @@
+"""Data builders of the training side."""
