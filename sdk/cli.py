@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple] = {
             "synth": ("eai_avatar.export.commands.data_synth", "the synthetic dyadic dialogue dataset"),
             "sheet": ("eai_avatar.export.commands.data_sheet", "a contact sheet: characters x emotions, mouth shapes"),
             "preview": ("eai_avatar.export.commands.data_preview", "a dataset clip as MP4 with sound"),
+            "ingest": ("eai_avatar.export.commands.data_ingest", "a video of a character, in the dataset format"),
         },
     ),
     "train": (
@@ -34,7 +35,10 @@ COMMANDS: dict[str, tuple] = {
     ),
     "eval": (
         "measure a model's quality on held-out data",
-        {"emotion": ("eai_avatar.export.commands.eval_emotion", "emotion accuracy and confusion matrix")},
+        {
+            "emotion": ("eai_avatar.export.commands.eval_emotion", "emotion accuracy and confusion matrix"),
+            "ingest": ("eai_avatar.export.commands.eval_ingest", "video ingestion's recovery of blendshapes and poses"),
+        },
     ),
     "bench": (
         "measure speed on this machine",

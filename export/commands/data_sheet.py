@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("contact_sheet.png"), help="PNG to write")
-    parser.add_argument("--size", type=int, default=128, choices=(64, 128, 256, 512), help="pixels per cell")
+    parser.add_argument("--size", type=int, default=128, help="pixels per cell, 32..512 (default 128)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +17,8 @@ def run(args: argparse.Namespace) -> int:
 
     from eai_avatar.export.studio.characters import render_contact_sheet
 
+    if not 32 <= args.size <= 512:
+        raise ValueError(f"--size must be 32..512 pixels, got {args.size}")
     sheet = render_contact_sheet(args.size)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(sheet).save(args.out)

@@ -137,7 +137,8 @@ def _shifted(phonemes: list[PhonemeTiming], offset: float) -> list[PhonemeTiming
     return [PhonemeTiming(p.phoneme, p.start_s + offset, p.end_s + offset) for p in phonemes]
 
 
-def _write_wav(path: Path, samples: np.ndarray) -> None:
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """Mono PCM16 at the model rate."""
     with wave.open(str(path), "wb") as handle:
         handle.setnchannels(1)
         handle.setsampwidth(2)
@@ -189,7 +190,7 @@ def make_clip(plan: ClipPlan, out: Path, image_size: int, tts=None) -> dict:
     ):
         arrays = render_role(CharacterRenderer(CHARACTERS[name]), shapes, poses, image_size)
         np.savez_compressed(clip_dir / f"{role}.npz", **arrays)
-    _write_wav(clip_dir / "audio.wav", audio)
+    write_wav(clip_dir / "audio.wav", audio)
     meta = asdict(plan) | {
         "frames": frames,
         "fps": FPS,
