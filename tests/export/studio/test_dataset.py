@@ -83,3 +83,14 @@ def test_bad_configs_and_an_existing_dataset(dataset, tmp_path):
         synthesize_dataset(SynthConfig(dataset[0], clips=3))
     with pytest.raises(FileNotFoundError):
         load_manifest(tmp_path / "nothing")
+
+
+def test_every_character_has_a_working_voice_of_its_own():
+    from eai_avatar.export.studio.characters import CHARACTERS
+
+    backend = EspeakBackend()
+    voices = [style.voice for style in CHARACTERS.values()]
+    assert len(set(voices)) == len(voices)
+    for style in CHARACTERS.values():
+        speech = backend.synthesize("Hello there.", style.voice)
+        assert speech.sample_rate == 16_000 and speech.duration_s > 0.3 and speech.phonemes
