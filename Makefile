@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,train]'
 	touch $@
 
 # Regenerate the wire-contract stubs when a .proto changed since the install (fast; rewrites only changes).

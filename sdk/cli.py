@@ -29,20 +29,28 @@ COMMANDS: dict[str, tuple] = {
             "ingest": ("eai_avatar.export.commands.data_ingest", "a video of a character, in the dataset format"),
         },
     ),
+    "export": ("eai_avatar.export.commands.export_models", "trained models to ONNX, checked against PyTorch"),
     "train": (
         "train a model of the project",
-        {"emotion": ("eai_avatar.export.commands.train_emotion", "the emotion recognizer's head (eqs. 8-9)")},
+        {
+            "emotion": ("eai_avatar.export.commands.train_emotion", "the emotion recognizer's head (eqs. 8-9)"),
+            "crhmg": ("eai_avatar.export.commands.train_crhmg", "the head-mask generator CRHMG (section 3.1)"),
+        },
     ),
     "eval": (
         "measure a model's quality on held-out data",
         {
             "emotion": ("eai_avatar.export.commands.eval_emotion", "emotion accuracy and confusion matrix"),
             "ingest": ("eai_avatar.export.commands.eval_ingest", "video ingestion's recovery of blendshapes and poses"),
+            "crhmg": ("eai_avatar.export.commands.eval_crhmg", "CRHMG vs a static mask and independent noise"),
         },
     ),
     "bench": (
         "measure speed on this machine",
-        {"emotion": ("eai_avatar.runtime.commands.bench_emotion", "emotion recognition latency per utterance")},
+        {
+            "emotion": ("eai_avatar.runtime.commands.bench_emotion", "emotion recognition latency per utterance"),
+            "crhmg": ("eai_avatar.runtime.commands.bench_crhmg", "CRHMG latency for one second of masks"),
+        },
     ),
 }
 

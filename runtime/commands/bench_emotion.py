@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import sys
 import time
 
 import numpy as np
+
+from eai_avatar.runtime.commands.benchmarking import machine, report
 
 # Utterances of typical dialogue length (5-20 words) for timing; their labels do not matter here.
 SAMPLE_UTTERANCES = (
@@ -51,21 +49,19 @@ def run(args: argparse.Namespace) -> int:
     batch_ms = (time.perf_counter() - t0) * 1000 / (max(1, args.repeats // 5) * len(batch))
     result = {
         "benchmark": "emotion",
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+        "machine": machine(),
         "load_ms": round(load_ms, 1),
         "single_ms_median": round(float(np.median(single)), 2),
         "single_ms_p95": round(float(np.percentile(single, 95)), 2),
         "batch32_ms_per_utterance": round(batch_ms, 2),
         "calls": len(single),
     }
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    else:
-        sys.stdout.write(
-            f"emotion recognition on {result['machine']}\n"
-            f"  one utterance: median {result['single_ms_median']} ms, p95 {result['single_ms_p95']} ms "
-            f"({result['calls']} calls)\n"
-            f"  batch of 32:   {result['batch32_ms_per_utterance']} ms per utterance\n"
-            f"  load:          {result['load_ms']} ms\n"
-        )
-    return 0
+    return report(
+        result,
+        args.json,
+        f"emotion recognition on {result['machine']}\n"
+        f"  one utterance: median {result['single_ms_median']} ms, p95 {result['single_ms_p95']} ms "
+        f"({result['calls']} calls)\n"
+        f"  batch of 32:   {result['batch32_ms_per_utterance']} ms per utterance\n"
+        f"  load:          {result['load_ms']} ms\n",
+    )

@@ -1,0 +1,1 @@
+"""Training, evaluation and export of CRHMG (paper section 3.1)."""
