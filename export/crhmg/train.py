@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from eai_avatar.export.crhmg.checkpoint import load_checkpoint, save_checkpoint
 from eai_avatar.export.crhmg.data import load_sequences, sample_windows
 from eai_avatar.export.models.crhmg import CRHMG, CRHMGConfig
+from eai_avatar.export.training import (
+    config_dict,
+    load_checkpoint,
+    load_model,
+    pick_preset,
+    save_checkpoint,
+    save_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,37 +105,18 @@ def train_crhmg(data: Path, out: Path, config: CRHMGTrainConfig, progress=None, 
                 _, val_logs = _loss(model, val_batch, config)
             history.append({"step": step + 1, "train": logs, "val": val_logs})
             save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
-                                                           "config": _config_dict(config)})  # fmt: skip
-    from safetensors.torch import save_file
-
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / "crhmg.safetensors"))
-    (out / "crhmg.json").write_text(json.dumps(config.model.to_dict(), indent=1), encoding="utf-8")
+                                                           "config": config_dict(config)})  # fmt: skip
+    save_model(model, out, "crhmg")
     report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
               "train_sequences": len(train), "val_sequences": len(val)}  # fmt: skip
     (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report
 
 
-def _config_dict(config: CRHMGTrainConfig) -> dict:
-    data = asdict(config)
-    data["model"] = config.model.to_dict()
-    return data
-
-
 def load_crhmg(folder: Path) -> CRHMG:
     """A trained CRHMG from `folder` (crhmg.json + crhmg.safetensors), in eval mode."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    if not (folder / "crhmg.safetensors").is_file():
-        raise FileNotFoundError(f"no trained CRHMG in {folder} (train one: eai-avatar train crhmg)")
-    config = CRHMGConfig.from_dict(json.loads((folder / "crhmg.json").read_text(encoding="utf-8")))
-    model = CRHMG(config)
-    model.load_state_dict(load_file(str(folder / "crhmg.safetensors")))
-    return model.eval()
+    return load_model(CRHMG, CRHMGConfig, folder, "crhmg", "eai-avatar train crhmg")
 
 
 def preset(name: str, **overrides) -> CRHMGTrainConfig:
-    if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+    return pick_preset(PRESETS, name, **overrides)

@@ -45,6 +45,10 @@ class Engine(ABC):
     @abstractmethod
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
+    def metadata(self) -> dict[str, str]:
+        """Key-value facts the exporter stored with the model (e.g. a receptive field); empty if none."""
+        return {}
+
     def check_inputs(self, inputs: dict[str, np.ndarray]) -> None:
         specs = {spec.name: spec for spec in self.input_spec()}
         missing, unknown = set(specs) - set(inputs), set(inputs) - set(specs)

@@ -54,6 +54,9 @@ class OnnxEngine(Engine):
     def output_spec(self) -> list[TensorSpec]:
         return [self._spec(node) for node in self.session.get_outputs()]
 
+    def metadata(self) -> dict[str, str]:
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         self.check_inputs(inputs)
         names = [node.name for node in self.session.get_outputs()]

@@ -248,7 +248,7 @@ def blink_curve(
     return curve.astype(np.float32)
 
 
-def _wobble(num_frames: int, rng: np.random.Generator, fps: int, low: float) -> np.ndarray:
+def intensity_wobble(num_frames: int, rng: np.random.Generator, fps: int, low: float) -> np.ndarray:
     """A slow intensity drift in [low, 1]: a few sinusoids of 4-20 s period with random phases."""
     if num_frames == 0:
         return np.zeros(0)
@@ -283,9 +283,15 @@ def expression_sequence(
         speech = viseme_curves(phonemes, num_frames, fps)
     else:
         speech = np.zeros((num_frames, _NUM_SHAPES), np.float32)
-    wobble = _wobble(num_frames, rng, fps, 0.85 if role == "speak" else 0.92)
+    wobble = intensity_wobble(num_frames, rng, fps, 0.85 if role == "speak" else 0.92)
     face = combine(speech, np.clip(base[None, :] * (scale * wobble[:, None]), 0.0, 1.0))
-    blink = blink_curve(num_frames, rng, fps=fps, role=role)[:, None]
+    return with_blinks(face, rng, role, fps)
+
+
+def with_blinks(face: np.ndarray, rng: np.random.Generator, role: str, fps: int = FPS) -> np.ndarray:
+    """`face` (T, 52) with natural blinks added (a new array); wide eyes give way while the lids close."""
+    face = np.array(face, dtype=np.float32)
+    blink = blink_curve(len(face), rng, fps=fps, role=role)[:, None]
     face[:, _BLINK] = np.clip(face[:, _BLINK] + blink, 0.0, 1.0)
     face[:, _EYE_WIDE] *= 1.0 - blink  # wide eyes cannot stay wide through a blink
     return face

@@ -1,0 +1,1 @@
+"""Audio2Exp training side: data, training, evaluation, export."""
