@@ -76,17 +76,22 @@ def _mouth_metrics(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> di
         "mouth_mae": float(np.abs(predicted[:, LIP_SYNC] - true[:, LIP_SYNC]).mean()),
         "jaw_open_correlation": _correlation(predicted[:, JAW_OPEN], true[:, JAW_OPEN]),
         "mouth_correlation_mean": float(np.nanmean(correlations)) if correlations else float("nan"),
-        "jaw_open_in_pauses_mean": float(silent_jaw.mean()) if len(silent_jaw) else float("nan"),
-        "jaw_open_in_pauses_p95": float(np.percentile(silent_jaw, 95)) if len(silent_jaw) else float("nan"),
+        "jaw_open_in_pauses_mean": float(silent_jaw.mean()) if len(silent_jaw) else None,  # None: no known pauses
+        "jaw_open_in_pauses_p95": float(np.percentile(silent_jaw, 95)) if len(silent_jaw) else None,
         "pause_frames": int(pauses.sum()),
         "clips": len(pairs),
         "frames": len(predicted),
     }
 
 
-def _clip_phonemes(dataset: Path, manifest: dict) -> dict[str, list]:
-    return {r["clip_id"]: json.loads((dataset / r["path"] / "meta.json").read_text(encoding="utf-8"))["phonemes"]
+def _clip_phonemes(dataset: Path, manifest: dict) -> dict[str, list | None]:
+    """Each clip's phoneme timings, or None where they are unknown (an ingested video has none)."""
+    return {r["clip_id"]: json.loads((dataset / r["path"] / "meta.json").read_text(encoding="utf-8")).get("phonemes")
             for r in manifest["clips"]}  # fmt: skip
+
+
+def _pauses(phonemes: list | None, frames: int) -> np.ndarray:
+    return pause_frames(phonemes, frames) if phonemes else np.zeros(frames, bool)
 
 
 def mouth_metrics(model: Audio2Exp, dataset: Path, split: str = "test") -> dict:
@@ -97,7 +102,7 @@ def mouth_metrics(model: Audio2Exp, dataset: Path, split: str = "test") -> dict:
     pairs = []
     for example in load_examples(dataset, split, roles=("speaker",)):
         predicted = generator.run(example["features"], one_hot(example["emotion"]))
-        pairs.append((predicted, example["blendshapes"], pause_frames(phonemes[example["clip"]], len(predicted))))
+        pairs.append((predicted, example["blendshapes"], _pauses(phonemes[example["clip"]], len(predicted))))
     return _mouth_metrics(pairs)
 
 
@@ -122,7 +127,7 @@ def evaluate_audio2exp(model: Audio2Exp, dataset: Path, split: str = "test") -> 
     correct = total = 0
     for example in examples:
         predicted = generator.run(example["features"], one_hot(example["emotion"]))
-        pauses = pause_frames(phonemes[example["clip"]], len(predicted))
+        pauses = _pauses(phonemes[example["clip"]], len(predicted))
         pair = (predicted, example["blendshapes"], pauses)
         groups["all"].append(pair)
         groups["seen_voices" if example["voice"] in train_voices else "unseen_voices"].append(pair)
@@ -139,6 +144,10 @@ def evaluate_audio2exp(model: Audio2Exp, dataset: Path, split: str = "test") -> 
     return report
 
 
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def to_markdown(report: dict, unseen_family: dict | None = None) -> str:
     lines = [
         f"Audio2Exp on {report['all']['clips']} held-out speaking clips ({report['all']['frames']} frames):", "",
@@ -151,8 +160,7 @@ def to_markdown(report: dict, unseen_family: dict | None = None) -> str:
     for name, m in rows:
         lines.append(f"| {name.replace('_', ' ')} ({m['clips']}) | {m['mouth_mae']:.4f} | "
                      f"{m['jaw_open_correlation']:.3f} | {m['mouth_correlation_mean']:.3f} | "
-                     f"{m['jaw_open_in_pauses_mean']:.4f} / "
-                     f"{m['jaw_open_in_pauses_p95']:.4f} |")  # fmt: skip
+                     f"{_number(m['jaw_open_in_pauses_mean'])} / {_number(m['jaw_open_in_pauses_p95'])} |")  # fmt: skip
     lines += ["", f"Emotion recovered from the predicted face (non-mouth shapes, each utterance with all 8 emotions): "
                   f"{report['emotion_recovered']:.3f} of {report['emotion_trials']} "
                   f"(the same classifier on ground-truth test faces: "

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from eai_avatar.export.audio2exp.data import load_examples, sample_windows
 from eai_avatar.export.models.audio2exp import Audio2Exp, Audio2ExpConfig
@@ -33,7 +34,7 @@ class Audio2ExpTrainConfig:
     steps: int = 3000
     batch_size: int = 16
     window: int = 50  # output frames per training window (2 s)
-    learning_rate: float = 1e-3
+    learning_rate: float = 5e-4
     lip_sync_weight: float = 3.0  # the mouth is what a viewer checks first
     velocity_weight: float = 1.0  # frame-to-frame change, against jitter
     seed: int = 0
@@ -73,12 +74,15 @@ def _weights(config: Audio2ExpTrainConfig) -> torch.Tensor:
 
 
 def _loss(model: Audio2Exp, batch: dict, weights: torch.Tensor, config: Audio2ExpTrainConfig) -> tuple:
-    predicted = model(torch.from_numpy(batch["features"]), torch.from_numpy(batch["emotion"]))
-    target = torch.from_numpy(batch["blendshapes"])
-    position = ((predicted - target).abs() * weights).mean()
+    logits = model.logits(torch.from_numpy(batch["features"]), torch.from_numpy(batch["emotion"]))
+    predicted, target = torch.sigmoid(logits), torch.from_numpy(batch["blendshapes"])
+    # Cross-entropy on the logits, not L1 on the sigmoid: an L1 through a saturated sigmoid has no gradient, and
+    # a run at a higher rate died that way (every output stuck at 0).
+    position = F.binary_cross_entropy_with_logits(logits, target, weight=weights)
     velocity = ((predicted.diff(dim=1) - target.diff(dim=1)).abs() * weights).mean()
     total = position + config.velocity_weight * velocity
-    return total, {"loss": total.item(), "l1": position.item(), "velocity": velocity.item()}
+    l1 = (predicted - target).abs().mean()
+    return total, {"loss": total.item(), "bce": position.item(), "l1": l1.item(), "velocity": velocity.item()}
 
 
 def _feature_statistics(examples: list[dict]) -> tuple[np.ndarray, np.ndarray]:

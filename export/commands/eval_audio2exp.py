@@ -17,6 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "family training never used) into DIR, and report the drop")  # fmt: skip
     parser.add_argument("--video", type=Path, metavar="MP4",
                         help="also write the rig driven by Audio2Exp | ground truth, held-out sentence")  # fmt: skip
+    parser.add_argument("--mouth-only", action="store_true",
+                        help="mouth metrics of one split alone, e.g. `--split train` of an ingested video")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as JSON (default: a Markdown table)")
 
 
@@ -28,6 +30,11 @@ def run(args: argparse.Namespace) -> int:
     from eai_avatar.export.audio2exp.voice_family import DEFAULT_FAMILY, respeak_test_clips
 
     model = load_audio2exp(args.model)
+    if args.mouth_only:
+        sys.stdout.write(
+            json.dumps(mouth_metrics(model, args.data, args.split), indent=None if args.json else 1) + "\n"
+        )
+        return 0
     report = evaluate_audio2exp(model, args.data, args.split)
     family = None
     if args.unseen_family:

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, help="with --finetune: the trained model folder to start from")
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--threads", type=int, help="override the preset's CPU threads")
     parser.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint exists")
 
 
@@ -30,7 +31,12 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--finetune needs --init MODEL_DIR: the trained Audio2Exp to adapt")
     if args.init and not args.finetune:
         raise ValueError("--init is for fine-tuning; add --finetune")
-    config = preset(args.preset or ("finetune" if args.finetune else "quick"), steps=args.steps, seed=args.seed)
+    config = preset(
+        args.preset or ("finetune" if args.finetune else "quick"),
+        steps=args.steps,
+        seed=args.seed,
+        threads=args.threads,
+    )
     report = train_audio2exp(args.data, args.out, config, progress=tqdm, resume=not args.no_resume, init=args.init)
     last = report["history"][-1] if report["history"] else {}
     sys.stdout.write(

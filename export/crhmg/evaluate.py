@@ -125,11 +125,37 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
     for sequence in sequences:
         masks = generator.next(generator.start(sequence["masks"][0]), 3 * step + 1, eps_by_role[sequence["role"]], rng)
         for t in range(len(masks) - 1):
-            (seam if t % step == step - 1 and t > 0 else inside).append(_iou(masks[t], masks[t + 1]))
+            # the first window gives frames 0..step, each later one `step` new frames: seams at t = k * step
+            (seam if t % step == 0 and t > 0 else inside).append(_iou(masks[t], masks[t + 1]))
     report["seams"] = {"iou_at_seams": float(np.mean(seam)), "iou_inside_windows": float(np.mean(inside))}
+    report["long_stream"] = long_stream(generator, sequences, eps_by_role, rng)
     report["sequences"] = len(sequences)
     report["settings"] = {"split": split, "window": window, "anchor": anchor, "eps": eps_by_role, "seed": seed}
     return report
+
+
+def long_stream(generator: HeadMaskGenerator, sequences: list[dict], eps_by_role: dict, rng: np.random.Generator,
+                frames: int = 15_000) -> dict:  # fmt: skip
+    """A 10-minute stream (15,000 frames at 25 fps) per role: seams, and how far the head wanders from its start."""
+    results = {}
+    for role in ("speak", "listen"):
+        first = next(s["masks"][0] for s in sequences if s["role"] == role)
+        state = generator.start(first)
+        masks = generator.next(state, frames, eps_by_role[role], rng)
+        features = mask_features(masks)
+        step = generator.window - 1  # one call: windows of `window` frames, then `step` new frames each
+        ious = [_iou(masks[t], masks[t + 1]) for t in range(0, len(masks) - 1, 7)]
+        seam = [_iou(masks[t], masks[t + 1]) for t in range(step, len(masks) - 1, step)]
+        results[role] = {
+            "frames": len(masks),
+            "iou_at_seams": float(np.mean(seam)), "iou_sampled_frames": float(np.mean(ious)),
+            "max_centroid_shift": float(np.abs(features[:, :2] - features[0, :2]).max()),  # fraction of the frame
+            "area_ratio_range": [float(features[:, 2].min() / features[0, 2]),
+                                 float(features[:, 2].max() / features[0, 2])],
+            "motion_first_minute": float(motion_magnitude(masks[:1500]).mean()),
+            "motion_last_minute": float(motion_magnitude(masks[-1500:]).mean()),
+        }  # fmt: skip
+    return results
 
 
 def to_markdown(report: dict) -> str:
@@ -147,6 +173,12 @@ def to_markdown(report: dict) -> str:
     seams = report["seams"]
     lines += ["", f"Consecutive-mask IoU: {seams['iou_at_seams']:.4f} at window seams, "
                   f"{seams['iou_inside_windows']:.4f} inside windows."]  # fmt: skip
+    for role, r in report.get("long_stream", {}).items():
+        lines.append(f"10-minute stream ({r['frames']} frames, {role}): IoU {r['iou_at_seams']:.4f} at seams vs "
+                     f"{r['iou_sampled_frames']:.4f} overall; centroid within {r['max_centroid_shift']:.3f} of the "
+                     f"frame of its start; area {r['area_ratio_range'][0]:.2f}-{r['area_ratio_range'][1]:.2f}x; "
+                     f"motion {r['motion_first_minute']:.4f} in the first minute, "
+                     f"{r['motion_last_minute']:.4f} in the last.")  # fmt: skip
     return "\n".join(lines)
 
 

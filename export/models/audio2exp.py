@@ -99,9 +99,13 @@ class Audio2Exp(nn.Module):
         self.head = nn.Sequential(nn.GELU(), nn.Linear(config.hidden, config.blendshapes))
 
     def forward(self, features: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(features, emotion))
+
+    def logits(self, features: torch.Tensor, emotion: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid outputs; training's loss is taken here, where a saturated output still has a gradient."""
         prompt = emotion @ self.emotion_prompts  # (B, hidden): the weighted emotion prompt
         x = self.project((features - self.feature_mean) / self.feature_std) + prompt.unsqueeze(1)
         x = x.transpose(1, 2)
         for block in self.blocks:
             x = block(x, prompt)
-        return torch.sigmoid(self.head(x.transpose(1, 2)))
+        return self.head(x.transpose(1, 2))

@@ -9,16 +9,20 @@
 - a decoder that mirrors the encoder with transposed convolutions 128 -> 64 -> 32 -> 1 and a sigmoid.
 
 Training (our addition; the paper is silent on it). With eta drawn blindly, a reconstruction loss can only learn
-the mean motion, a nearly still head, and a per-frame KL on a learned posterior collapses for the same reason
-(head motion moves a 64x64 mask by about a pixel). So at training the noise is the true sequence's innovations:
-the frame latents' steps mu_t - mu_{t-1}. The Transformer learns to turn a stream of innovations into a mask
-trajectory. At inference eta ~ N(0, I) as in the paper, shaped by a fixed matrix S (`noise_shaping`, the square
-root of the steps' covariance, measured during training) so that S eta has the covariance of a true step. Head
-motion lives in a handful of the d = 256 directions; unshaped white noise spreads over all of them and the
-Transformer, which learned to ignore the others, barely moves (we measured 10x too little motion). eps in [0, 1]
-scales the shaped noise. The encoder stays variational (a KL to N(0, I) on each frame's posterior) and a per-frame
-autoencoding term trains the latent space directly. The first frame takes eta = 0, so a window starts exactly at
-its conditioning mask, which is what lets windows chain without seams.
+the mean motion, a nearly still head (head motion moves a 64x64 mask by about a pixel), so everything collapses
+to a static mask. At training, eta is instead the true sequence's displacement in latent space, mu_t - mu_1,
+and the Transformer learns to turn displaced latents into the true masks. At inference eta ~ N(0, I) per frame
+as in the paper, and a fixed linear map turns it into a displacement with the statistics of a real one: in time,
+an AR(1) filter on the steps (coefficient phi, the steps' measured lag-1 autocorrelation) and their running sum
+(`temporal_filter`, a lower-triangular matrix); across the latent, S (`noise_shaping`), the square root of the
+steps' measured covariance, since head motion lives in a handful of the d = 256 directions. Both are buffers
+measured during training. We tried feeding i.i.d. innovations and letting the Transformer integrate them: a
+softmax average cannot sum, and the model learned to ignore its noise (0 motion); unshaped noise moved the head
+ten times too little. eps in [0, 1] scales the displacement. The encoder stays variational (a KL to N(0, I) on
+each frame's posterior) and a per-frame autoencoding term (of the posterior mean) trains the latent space. Both
+paths also match the truth's frame-to-frame change (a pixel of motion is nearly invisible to BCE), and the
+Transformer is pre-norm without dropout so a small displacement survives it. The first frame's displacement is
+0, so a window starts exactly at its conditioning mask, which lets windows chain without seams.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ class CRHMGConfig:
     num_layers: int = 6  # L in the paper
     num_heads: int = 8
     feedforward_dim: int = 512  # not given in the paper; 512 keeps the shipped model small (5.7 M parameters)
-    dropout: float = 0.1
+    dropout: float = 0.0  # dropout's noise is larger than the one-pixel motion the model must learn
     max_frames: int = 64  # length of the learned positional encoding = the longest window
 
     def __post_init__(self):
@@ -116,22 +120,28 @@ class CRHMG(nn.Module):
         self.encoder = MaskEncoder(config)
         self.positional = nn.Parameter(torch.zeros(config.max_frames, config.latent_dim))
         nn.init.normal_(self.positional, std=0.02)
+        # Pre-norm layers (our choice; the paper does not say): the residual stream carries the displaced latents
+        # straight to the decoder, so the layers learn a correction and cannot wash a small displacement out.
         layer = nn.TransformerEncoderLayer(
-            config.latent_dim, config.num_heads, config.feedforward_dim, config.dropout, batch_first=True
-        )
+            config.latent_dim, config.num_heads, config.feedforward_dim, config.dropout, batch_first=True,
+            norm_first=True,
+        )  # fmt: skip
         self.temporal = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
         self.decoder = MaskDecoder(config)
-        # Running covariance of the frame latents' steps, and its square root S that shapes eta ~ N(0, I) at
-        # inference into a step of the true size and direction (refreshed by `refresh_noise_shaping`).
+        # Running statistics of the frame latents' steps (covariance, lag-1 autocorrelation) and the maps they
+        # define, which turn eta ~ N(0, I) into a displacement like a real one (see `refresh_noise_shaping`).
         self.register_buffer("step_covariance", torch.zeros(config.latent_dim, config.latent_dim))
+        self.register_buffer("step_autocorrelation", torch.zeros(()))
         self.register_buffer("noise_shaping", torch.eye(config.latent_dim))
+        self.register_buffer("temporal_filter", self._temporal_filter(config.max_frames, 0.0))
 
     def encode(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, 1, H, W) -> mean, log-variance (B, d)."""
         return self.encoder(masks)
 
     def generate(self, z1: torch.Tensor, eta: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Z = repeat(z1, N) + eps * S eta (eta's first frame is zeroed), + positional encoding, Transformer, decode.
+        """Z = repeat(z1, N) + eps * F eta S (F: temporal filter, S: noise shaping), + positional encoding,
+        Transformer, decode.
 
         Args:
             z1: (B, d) latent of the first mask.
@@ -142,30 +152,51 @@ class CRHMG(nn.Module):
             masks (B, N, H, W) in [0, 1] and the transformed latents (B, N, d), whose last row is where a
             following window continues from.
         """
-        return self._integrate(z1, eta @ self.noise_shaping, eps)
+        frames = eta.shape[1]
+        # The filter is causal, so the first N frames' map is its leading N x N block.
+        displacement = self.temporal_filter[:frames, :frames] @ eta @ self.noise_shaping
+        return self._transform(z1, displacement, eps)
 
-    def _integrate(self, z1: torch.Tensor, steps: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The paper's generator over steps already in latent units (shaped noise, or true innovations)."""
-        batch, frames, _ = steps.shape
-        first_free = torch.ones_like(steps)
+    def _transform(self, z1: torch.Tensor, displacement: torch.Tensor, eps: torch.Tensor):
+        """The paper's generator over a displacement in latent units (shaped noise, or a true sequence's)."""
+        batch, frames, _ = displacement.shape
+        first_free = torch.ones_like(displacement)
         first_free[:, 0] = 0.0  # the window starts at its conditioning mask
-        latents = z1.unsqueeze(1) + eps.reshape(-1, 1, 1) * steps * first_free
+        latents = z1.unsqueeze(1) + eps.reshape(-1, 1, 1) * displacement * first_free
         # Causal attention: frame t sees frames <= t. Frame 0 then depends on z1 alone, so every window starts at
         # its conditioning mask whatever the noise, and the innovations are integrated as a stream would be.
-        causal = torch.triu(torch.full((frames, frames), float("-inf"), device=steps.device), diagonal=1)
+        causal = torch.triu(torch.full((frames, frames), float("-inf"), device=displacement.device), diagonal=1)
         transformed = self.temporal(latents + self.positional[:frames], mask=causal, is_causal=True)
         masks = self.decoder(transformed.reshape(batch * frames, -1))
         size = self.config.mask_size
         return masks.view(batch, frames, size, size), transformed
 
+    @staticmethod
+    def _temporal_filter(frames: int, phi: float) -> torch.Tensor:
+        """(frames, frames): unit-variance AR(1) steps with coefficient phi, summed; row 0 is zero (no displacement).
+
+        displacement_t = sum_{s=1..t} step_s, step_s = phi * step_{s-1} + sqrt(1 - phi^2) * eta_s (step_1 = eta_1).
+        """
+        t = torch.arange(frames, dtype=torch.float64)
+        lags = (t[:, None] - t[None, :]).clamp_min(0)
+        ar = torch.where(t[:, None] >= t[None, :], phi**lags, torch.zeros(()))  # step_t from eta_s, s <= t
+        ar[:, 1:] *= (1 - phi**2) ** 0.5
+        ar[:, 0] = 0.0
+        ar[0] = 0.0  # frame 0 takes no step ...
+        ar[1:, 1] = phi ** (t[1:] - 1)  # ... so step_1 = eta_1 starts the AR process at unit variance
+        cumulative = torch.tril(torch.ones(frames, frames, dtype=torch.float64))
+        return (cumulative @ ar).float()
+
     @torch.no_grad()
     def refresh_noise_shaping(self) -> None:
-        """S = the symmetric square root of the running step covariance (identity until one is measured)."""
+        """Rebuild S (the square root of the step covariance) and the temporal filter from the running statistics."""
         if not self.step_covariance.any():
             return
         eigenvalues, eigenvectors = torch.linalg.eigh(self.step_covariance.double())
         root = eigenvectors @ torch.diag(eigenvalues.clamp_min(0).sqrt()) @ eigenvectors.T
         self.noise_shaping.copy_(root.to(self.noise_shaping.dtype))
+        phi = float(self.step_autocorrelation.clamp(0.0, 0.99))
+        self.temporal_filter.copy_(self._temporal_filter(self.config.max_frames, phi))
 
     def decode_independently(self, z1: torch.Tensor, eta: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """The 'independent per-frame noise' baseline: each frame decoded from z1 + eps * S eta_t, no Transformer.
@@ -177,23 +208,31 @@ class CRHMG(nn.Module):
         size = self.config.mask_size
         return self.decoder(latents.reshape(batch * frames, -1)).view(batch, frames, size, size)
 
+    def _measure_steps(self, steps: torch.Tensor) -> None:
+        """Update the running covariance and lag-1 autocorrelation of the latent steps (B, N - 1, d)."""
+        flat = steps.reshape(-1, steps.shape[-1])
+        covariance = flat.T @ flat / len(flat)
+        autocorrelation = (steps[:, 1:] * steps[:, :-1]).sum() / steps.pow(2).sum().clamp_min(1e-12)
+        if self.step_covariance.any():
+            self.step_covariance.mul_(0.99).add_(0.01 * covariance)
+            self.step_autocorrelation.mul_(0.99).add_(0.01 * autocorrelation)
+        else:
+            self.step_covariance.copy_(covariance)
+            self.step_autocorrelation.copy_(autocorrelation)
+
     def forward(self, sequence: torch.Tensor, eps: float = 1.0) -> dict[str, torch.Tensor]:
-        """Training pass over true sequences (B, N, H, W): innovations as eta, reconstructions and the KL."""
+        """Training pass over true sequences (B, N, H, W): their displacement as eta, reconstructions and the KL."""
         batch, frames, height, width = sequence.shape
         mean, logvar = self.encode(sequence.reshape(batch * frames, 1, height, width))
-        sample = mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-        autoencoded = self.decoder(sample).view(batch, frames, height, width)
+        # The autoencoding term decodes the posterior mean, not a sample: the posterior's noise (std ~0.1 per
+        # dimension) is fifty times a frame's motion (~0.002) and taught the decoder to ignore motion altogether.
+        autoencoded = self.decoder(mean).view(batch, frames, height, width)
         mean = mean.view(batch, frames, -1)
         steps = mean[:, 1:] - mean[:, :-1]
         if self.training:
-            flat = steps.detach().reshape(-1, steps.shape[-1])
-            covariance = flat.T @ flat / len(flat)
-            if self.step_covariance.any():
-                self.step_covariance.mul_(0.99).add_(0.01 * covariance)
-            else:
-                self.step_covariance.copy_(covariance)
-        innovations = torch.cat([torch.zeros_like(mean[:, :1]), steps], dim=1)
+            self._measure_steps(steps.detach())
+        displacement = mean - mean[:, :1]
         eps_tensor = torch.full((batch,), eps, device=sequence.device)
-        reconstruction, _ = self._integrate(mean[:, 0], innovations, eps_tensor)
+        reconstruction, _ = self._transform(mean[:, 0], displacement, eps_tensor)
         kl = 0.5 * (mean.pow(2) + logvar.view(batch, frames, -1).exp() - 1.0 - logvar.view(batch, frames, -1))
         return {"reconstruction": reconstruction, "autoencoded": autoencoded, "kl": kl.sum(-1).mean()}

@@ -52,6 +52,17 @@ def test_the_first_frame_of_a_window_ignores_the_noise():
     assert torch.allclose(a[:, 0], b[:, 0]) and not torch.allclose(a[:, 4], b[:, 4])
 
 
+def test_the_temporal_filter_makes_ar1_steps_of_unit_variance():
+    phi = 0.6
+    filter_ = CRHMG._temporal_filter(10, phi)
+    assert torch.equal(filter_, torch.tril(filter_)) and not filter_[0].any()  # causal; frame 0 stays put
+    displacement = filter_ @ torch.randn(100_000, 10, 1, generator=torch.Generator().manual_seed(0))
+    steps = displacement[:, 1:] - displacement[:, :-1]
+    assert torch.allclose(steps.var(0), torch.ones(9, 1), atol=0.03)
+    lag1 = (steps[:, 1:] * steps[:, :-1]).mean(0) / steps[:, 1:].var(0)
+    assert torch.allclose(lag1, torch.full((8, 1), phi), atol=0.03)
+
+
 def _generator(model, window=8):
     from eai_avatar.export.crhmg.evaluate import torch_callables
 
@@ -103,6 +114,8 @@ def test_a_tiny_training_run_lowers_the_loss_and_resumes(tiny_dataset, tmp_path)
     # the noise shaping S is the square root of the measured step covariance: S eta has a true step's covariance
     shaping, covariance = model.noise_shaping.double(), model.step_covariance.double()
     assert covariance.abs().max() > 0 and torch.allclose(shaping @ shaping, covariance, atol=1e-6)
+    phi = float(model.step_autocorrelation.clamp(0, 0.99))
+    assert torch.allclose(model.temporal_filter, CRHMG._temporal_filter(TINY.max_frames, phi))
     # resuming to more steps continues from the checkpoint instead of starting over
     resumed = train_crhmg(tiny_dataset, tmp_path / "run", preset("tiny", steps=30))
     assert [h["step"] for h in resumed["history"]][:3] == [10, 20, 24] and resumed["history"][-1]["step"] == 30
