@@ -50,12 +50,12 @@ def export_crhmg(model: CRHMG, out: Path) -> dict[str, Path]:
                 torch.export.Dim("frames", min=2, max=c.max_frames),
             )
             torch.onnx.export(
-                _Encoder(model), (torch.zeros(2, 1, c.mask_size, c.mask_size),), str(paths["encoder"]),
+                _Encoder(model).eval(), (torch.zeros(2, 1, c.mask_size, c.mask_size),), str(paths["encoder"]),
                 input_names=["masks"], output_names=["latent"], opset_version=OPSET, dynamo=True,
                 dynamic_shapes={"masks": {0: batch}}, external_data=False,
             )  # fmt: skip
             torch.onnx.export(
-                _Generator(model),
+                _Generator(model).eval(),
                 (torch.zeros(2, c.latent_dim), torch.zeros(2, 8, c.latent_dim), torch.full((2,), 0.5)),
                 str(paths["generator"]),
                 input_names=["z1", "eta", "eps"], output_names=["masks", "latents"], opset_version=OPSET,
