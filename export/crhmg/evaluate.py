@@ -121,7 +121,7 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
     # Seams: three windows from each first mask.
     seam, inside = [], []
     generator = generators["crhmg"]
-    step = window - 1
+    step = generator.step
     for sequence in sequences:
         masks = generator.next(generator.start(sequence["masks"][0]), 3 * step + 1, eps_by_role[sequence["role"]], rng)
         for t in range(len(masks) - 1):
@@ -143,7 +143,7 @@ def long_stream(generator: HeadMaskGenerator, sequences: list[dict], eps_by_role
         state = generator.start(first)
         masks = generator.next(state, frames, eps_by_role[role], rng)
         features = mask_features(masks)
-        step = generator.window - 1  # one call: windows of `window` frames, then `step` new frames each
+        step = generator.step  # the first window gives `step + 1` frames, each later one `step`
         ious = [_iou(masks[t], masks[t + 1]) for t in range(0, len(masks) - 1, 7)]
         seam = [_iou(masks[t], masks[t + 1]) for t in range(step, len(masks) - 1, step)]
         results[role] = {

@@ -20,7 +20,7 @@ measured during training. We tried feeding i.i.d. innovations and letting the Tr
 softmax average cannot sum, and the model learned to ignore its noise (0 motion); unshaped noise moved the head
 ten times too little. eps in [0, 1] scales the displacement. The encoder stays variational (a KL to N(0, I) on
 each frame's posterior) and a per-frame autoencoding term (of the posterior mean) trains the latent space. Both
-paths also match the truth's frame-to-frame change (a pixel of motion is nearly invisible to BCE), and the
+paths also match the truth's motion magnitude (a pixel of motion is nearly invisible to BCE), and the
 Transformer is pre-norm without dropout so a small displacement survives it. The first frame's displacement is
 0, so a window starts exactly at its conditioning mask, which lets windows chain without seams.
 """

@@ -11,7 +11,7 @@ from eai_avatar.runtime.models.head_masks import HeadMaskGenerator
 
 
 def engine_head_mask_generator(
-    encoder: Engine, generator: Engine, window: int = 32, anchor: float = 0.1
+    encoder: Engine, generator: Engine, window: int = 32, anchor: float = 0.1, overlap: int = 8
 ) -> HeadMaskGenerator:
     latent_dim = next(s.shape[-1] for s in generator.input_spec() if s.name == "z1")
     if not isinstance(latent_dim, int):
@@ -23,14 +23,14 @@ def engine_head_mask_generator(
     def generate(z1: np.ndarray, eta: np.ndarray, eps: np.ndarray) -> np.ndarray:
         return generator.run({"z1": z1.astype(np.float32), "eta": eta, "eps": eps.astype(np.float32)})["masks"]
 
-    return HeadMaskGenerator(encode, generate, latent_dim, window, anchor)
+    return HeadMaskGenerator(encode, generate, latent_dim, window, anchor, overlap)
 
 
 def load_head_mask_generator(
-    folder: str | Path, backend: str = "onnxruntime", window: int = 32, **options
+    folder: str | Path, backend: str = "onnxruntime", window: int = 32, overlap: int = 8, **options
 ) -> HeadMaskGenerator:
     """A HeadMaskGenerator from a folder holding crhmg_encoder.onnx and crhmg_generator.onnx."""
     folder = Path(folder)
     encoder = create_engine(folder / "crhmg_encoder.onnx", backend, **options)
     generator = create_engine(folder / "crhmg_generator.onnx", backend, **options)
-    return engine_head_mask_generator(encoder, generator, window)
+    return engine_head_mask_generator(encoder, generator, window, overlap=overlap)

@@ -66,7 +66,22 @@ def test_the_temporal_filter_makes_ar1_steps_of_unit_variance():
 def _generator(model, window=8):
     from eai_avatar.export.crhmg.evaluate import torch_callables
 
-    return HeadMaskGenerator(*torch_callables(model), model.config.latent_dim, window=window)
+    return HeadMaskGenerator(*torch_callables(model), model.config.latent_dim, window=window, overlap=2)
+
+
+def test_windows_crossfade_into_each_other():
+    """Window 2's first frames are blended from window 1's held-back tail toward its own, weights rising."""
+    windows = iter([np.zeros((8, 4, 4), np.float32), np.ones((8, 4, 4), np.float32)])
+    encode = lambda masks: np.zeros((len(masks), 3), np.float32)  # noqa: E731
+    generate = lambda z1, eta, eps: next(windows)[None]  # noqa: E731
+    generator = HeadMaskGenerator(encode, generate, 3, window=8, anchor=0.0, overlap=2)
+    frames = generator.next(generator.start(np.zeros((4, 4), np.float32)), 6 + 5, 1.0, np.random.default_rng(0))
+    levels = frames.mean(axis=(1, 2))
+    # window 1 gives frames 0-5 (its last 2 are held back); window 2 skips its frame 0 (the condition frame),
+    # crossfades frames 1-2 at 1/3 and 2/3, then continues with its own frames
+    assert np.allclose(levels, [0, 0, 0, 0, 0, 0, 1 / 3, 2 / 3, 1, 1, 1])
+    with pytest.raises(ValueError, match="overlap"):
+        HeadMaskGenerator(lambda m: m, lambda *a: a, 3, window=8, overlap=4)
 
 
 def test_seeded_determinism_and_window_continuity():
@@ -82,7 +97,7 @@ def test_seeded_determinism_and_window_continuity():
     pieces = np.concatenate([generator.next(state, n, 0.8, rng) for n in (7, 1, 15, 7)])
     assert pieces.shape == (30, 32, 32) and state.frames_emitted == 30
     whole = run(1)
-    assert np.allclose(pieces[:7], whole[:7])  # the first window is the same in both
+    assert np.array_equal(pieces, whole)  # frames are buffered: pieces are exactly the frames of one call
     with pytest.raises(ValueError, match="eps"):
         generator.next(state, 3, 1.5, rng)
     with pytest.raises(ValueError, match="first mask"):
@@ -97,7 +112,7 @@ def test_onnx_parity_and_the_runtime_generator(tmp_path):
     assert max(errors.values()) < 1e-4, errors
     errors = parity(model, paths, frames=5, batch=1)  # another length and batch than the trace
     assert max(errors.values()) < 1e-4, errors
-    runtime_generator = load_head_mask_generator(tmp_path, window=8)
+    runtime_generator = load_head_mask_generator(tmp_path, window=8, overlap=2)
     first = (np.random.default_rng(0).random((32, 32)) > 0.5).astype(np.float32)
     a = runtime_generator.next(runtime_generator.start(first), 20, 0.7, np.random.default_rng(3))
     b = _generator(model).next(_generator(model).start(first), 20, 0.7, np.random.default_rng(3))
