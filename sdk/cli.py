@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple] = {
             "sheet": ("eai_avatar.export.commands.data_sheet", "a contact sheet: characters x emotions, mouth shapes"),
             "preview": ("eai_avatar.export.commands.data_preview", "a dataset clip as MP4 with sound"),
             "ingest": ("eai_avatar.export.commands.data_ingest", "a video of a character, in the dataset format"),
+            "talk": ("eai_avatar.export.commands.data_talk", "a studio character saying corpus lines, as MP4"),
         },
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to ONNX, checked against PyTorch"),

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="quick", help="quick (2 CPU cores, < 20 min), full (GPU) or tiny (tests)")
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--seed", type=int, help="override the preset's seed")
+    parser.add_argument("--threads", type=int, help="override the preset's CPU threads")
     parser.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint exists")
 
 
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
 
     from eai_avatar.export.crhmg.train import preset, train_crhmg
 
-    config = preset(args.preset, steps=args.steps, seed=args.seed)
+    config = preset(args.preset, steps=args.steps, seed=args.seed, threads=args.threads)
     report = train_crhmg(args.data, args.out, config, progress=tqdm, resume=not args.no_resume)
     last = report["history"][-1] if report["history"] else {}
     sys.stdout.write(

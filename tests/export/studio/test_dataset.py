@@ -94,3 +94,18 @@ def test_every_character_has_a_working_voice_of_its_own():
     for style in CHARACTERS.values():
         speech = backend.synthesize("Hello there.", style.voice)
         assert speech.sample_rate == 16_000 and speech.duration_s > 0.3 and speech.phonemes
+
+
+def test_data_talk_writes_a_character_video_with_sound(tmp_path, capsys):
+    av = pytest.importorskip("av", reason="writing MP4 needs PyAV")
+    from eai_avatar.cli import main
+
+    out = tmp_path / "eli.mp4"
+    assert main(["data", "talk", "--character", "eli", "--lines", "2", "--size", "64", "--out", str(out)]) == 0
+    with av.open(str(out)) as container:
+        video = next(s for s in container.streams if s.type == "video")
+        assert len(container.streams.audio) == 1 and video.width == 64
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames > 25  # two spoken lines, each with its lead and tail silence
+    assert main(["data", "talk", "--character", "zed", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert "unknown character 'zed'" in capsys.readouterr().err and not (tmp_path / "x.mp4").exists()
