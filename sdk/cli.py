@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple] = {
             "emotion": ("eai_avatar.export.commands.train_emotion", "the emotion recognizer's head (eqs. 8-9)"),
             "crhmg": ("eai_avatar.export.commands.train_crhmg", "the head-mask generator CRHMG (section 3.1)"),
             "audio2exp": ("eai_avatar.export.commands.train_audio2exp", "speech + emotion -> face (section 3.3)"),
+            "renderer": ("eai_avatar.export.commands.train_renderer", "the one-step renderer: mask + E_t -> frame"),
         },
     ),
     "eval": (
@@ -46,6 +47,7 @@ COMMANDS: dict[str, tuple] = {
             "ingest": ("eai_avatar.export.commands.eval_ingest", "video ingestion's recovery of blendshapes and poses"),
             "crhmg": ("eai_avatar.export.commands.eval_crhmg", "CRHMG vs a static mask and independent noise"),
             "audio2exp": ("eai_avatar.export.commands.eval_audio2exp", "Audio2Exp's mouth, pauses and emotion"),
+            "renderer": ("eai_avatar.export.commands.eval_renderer", "the renderer's SSIM, PSNR and flicker"),
         },
     ),
     "bench": (
@@ -54,6 +56,7 @@ COMMANDS: dict[str, tuple] = {
             "emotion": ("eai_avatar.runtime.commands.bench_emotion", "emotion recognition latency per utterance"),
             "crhmg": ("eai_avatar.runtime.commands.bench_crhmg", "CRHMG latency for one second of masks"),
             "audio2exp": ("eai_avatar.runtime.commands.bench_audio2exp", "Audio2Exp time per second of speech"),
+            "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
         },
     ),
 }

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for the ONNX files")
     parser.add_argument("--crhmg", type=Path, help="a folder made by `eai-avatar train crhmg`")
     parser.add_argument("--audio2exp", type=Path, help="a folder made by `eai-avatar train audio2exp`")
+    parser.add_argument("--renderer", type=Path, help="a folder made by `eai-avatar train renderer`")
 
 
 def _export_crhmg(folder: Path, out: Path) -> dict:
@@ -42,11 +43,21 @@ def _export_audio2exp(folder: Path, out: Path) -> dict:
             "max_abs_error_fp32": max(parity(model, path), parity(model, path, 1, 1))}  # fmt: skip
 
 
+def _export_renderer(folder: Path, out: Path) -> dict:
+    from eai_avatar.export.renderer.export import export_student, parity
+    from eai_avatar.export.renderer.train import load_student
+
+    model = load_student(folder)
+    path = export_student(model, out)
+    return {"files": [str(path)], "max_abs_error_fp32": max(parity(model, path), parity(model, path, batch=1))}
+
+
 def run(args: argparse.Namespace) -> int:
-    jobs = {"crhmg": (args.crhmg, _export_crhmg), "audio2exp": (args.audio2exp, _export_audio2exp)}
+    jobs = {"crhmg": (args.crhmg, _export_crhmg), "audio2exp": (args.audio2exp, _export_audio2exp),
+            "renderer": (args.renderer, _export_renderer)}  # fmt: skip
     jobs = {name: job for name, job in jobs.items() if job[0]}
     if not jobs:
-        raise ValueError("name at least one trained model to export (--crhmg DIR, --audio2exp DIR)")
+        raise ValueError("name at least one trained model to export (--crhmg, --audio2exp, --renderer DIR)")
     report = {name: export(folder, args.out) for name, (folder, export) in jobs.items()}
     sys.stdout.write(json.dumps(report, indent=1) + "\n")
     for name, result in report.items():

@@ -1,0 +1,1 @@
+"""The renderer: data, the student's training, evaluation and export."""

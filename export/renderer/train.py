@@ -1,0 +1,129 @@
+"""Training the renderer's student on studio frames: L1 + (1 - SSIM) against the ground truth, on random crops."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from eai_avatar.export.models.renderer_student import RendererStudent, RendererStudentConfig
+from eai_avatar.export.renderer.data import identity_names, load_frames, sample_crops
+from eai_avatar.export.renderer.metrics import ssim
+from eai_avatar.export.training import (
+    config_dict,
+    load_checkpoint,
+    load_model,
+    pick_preset,
+    save_checkpoint,
+    save_model,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudentTrainConfig:
+    steps: int = 2000
+    batch_size: int = 8
+    crop: int = 128  # fully convolutional: trains on crops, renders whole frames
+    learning_rate: float = 2e-3
+    ssim_weight: float = 0.5
+    every: int = 10  # every n-th frame of each clip
+    seed: int = 0
+    checkpoint_every: int = 500
+    threads: int = 2
+    model: RendererStudentConfig = RendererStudentConfig()
+
+
+PRESETS = {
+    "quick": StudentTrainConfig(),
+    "full": StudentTrainConfig(
+        steps=40_000,
+        batch_size=32,
+        crop=256,
+        every=2,
+        checkpoint_every=2000,
+        threads=8,
+        model=RendererStudentConfig(channels=(64, 128, 192)),
+    ),  # fmt: skip
+    "tiny": StudentTrainConfig(
+        steps=20,
+        batch_size=2,
+        crop=32,
+        every=8,
+        checkpoint_every=10,
+        model=RendererStudentConfig(channels=(8, 16), identity_dim=8),
+    ),  # fmt: skip
+}
+
+
+def preset(name: str, **overrides) -> StudentTrainConfig:
+    return pick_preset(PRESETS, name, **overrides)
+
+
+def _loss(model: RendererStudent, batch: dict, config: StudentTrainConfig) -> tuple[torch.Tensor, dict]:
+    rgb = model(torch.from_numpy(batch["control"]), torch.from_numpy(batch["identity"]))[:, :3]
+    target = torch.from_numpy(batch["rgb"])
+    l1 = (rgb - target).abs().mean()
+    structure = 1 - ssim(rgb, target).mean()
+    total = l1 + config.ssim_weight * structure
+    return total, {"loss": total.item(), "l1": l1.item(), "ssim": 1 - structure.item()}
+
+
+def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=None, resume: bool = True) -> dict:
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    names = identity_names(data)
+    config = replace(config, model=replace(config.model, identities=len(names)))  # one embedding per identity
+    train, val = load_frames(data, "train", config.every), load_frames(data, "val", config.every)
+    model = RendererStudent(config.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-5)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps,
+                                                   pct_start=0.05)  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "identities.json").write_text(json.dumps(names), encoding="utf-8")
+    checkpoint, start, history = out / "checkpoint", 0, []
+    if resume and (checkpoint / "trainer.json").exists():
+        state = load_checkpoint(checkpoint, model, optimizer)
+        start, history = state["step"], state["history"]
+        for _ in range(start):
+            schedule.step()
+    rng = np.random.default_rng(config.seed + start)
+    val_batch = sample_crops(val, 16, config.crop, np.random.default_rng(12345))
+    steps = range(start, config.steps)
+    bar = (
+        progress(steps, initial=start, total=config.steps, desc="training the renderer", unit="step")
+        if progress
+        else steps
+    )
+    started = time.perf_counter()
+    for step in bar:
+        model.train()
+        loss, logs = _loss(model, sample_crops(train, config.batch_size, config.crop, rng), config)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if progress:
+            bar.set_postfix(l1=f"{logs['l1']:.4f}", ssim=f"{logs['ssim']:.3f}")
+        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
+            model.eval()
+            with torch.no_grad():
+                _, val_logs = _loss(model, val_batch, config)
+            history.append({"step": step + 1, "train": logs, "val": val_logs})
+            save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
+                                                           "config": config_dict(config)})  # fmt: skip
+    save_model(model, out, "renderer")
+    report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
+              "train_frames": len(train["rgb"]), "identities": names}  # fmt: skip
+    (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return report
+
+
+def load_student(folder: Path) -> RendererStudent:
+    return load_model(RendererStudent, RendererStudentConfig, folder, "renderer", "eai-avatar train renderer")

@@ -1,0 +1,74 @@
+"""The renderer's student: RGBA shapes with alpha = mask, training lowers the loss, ONNX parity, evaluation."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the training side needs torch (pip install 'eai-avatar[train]')")
+
+from eai_avatar.export.models.renderer_student import RendererStudent, RendererStudentConfig  # noqa: E402
+from eai_avatar.export.renderer.export import export_student, parity  # noqa: E402
+from eai_avatar.export.renderer.metrics import psnr, ssim  # noqa: E402
+
+TINY = RendererStudentConfig(channels=(8, 16), identities=2, identity_dim=8)
+
+
+def test_rgba_output_with_the_mask_as_alpha_and_identities_differ():
+    torch.manual_seed(0)
+    model = RendererStudent(TINY).eval()
+    control = torch.rand(2, 4, 32, 32)
+    with torch.no_grad():
+        rgba = model(control, torch.tensor([0, 1]))
+        other = model(control, torch.tensor([1, 1]))
+    assert rgba.shape == (2, 4, 32, 32) and 0 <= rgba.min() and rgba.max() <= 1
+    assert torch.equal(rgba[:, 3], control[:, 0])  # alpha is the head mask
+    assert not torch.allclose(rgba[0, :3], other[0, :3]) and torch.equal(rgba[1], other[1])
+
+
+def test_ssim_and_psnr_behave():
+    a = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(ssim(a, a), torch.ones(2)) and (ssim(a, torch.rand(2, 3, 32, 32)) < 0.2).all()
+    assert (psnr(a, (a + 0.01).clamp(0, 1)) > 39).all() and (psnr(a, 1 - a) < 10).all()
+
+
+def test_training_steps_lower_the_loss():
+    torch.manual_seed(0)
+    model = RendererStudent(TINY)
+    control = torch.rand(4, 4, 32, 32)
+    control[:, 0] = (torch.rand(4, 1, 8, 8) > 0.5).float().repeat_interleave(4, 2).repeat_interleave(4, 3)[:, 0]
+    # a fixed function of the control: a colour inside the mask, another outside
+    target = control[:, :1] * torch.tensor([0.9, 0.6, 0.4])[:, None, None] + 0.1
+    identity = torch.tensor([0, 1, 0, 1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(60):
+        loss = (model(control, identity)[:, :3] - target).abs().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.6 * losses[0]
+
+
+def test_onnx_parity_with_a_dynamic_batch(tmp_path):
+    torch.manual_seed(0)
+    model = RendererStudent(TINY).eval()
+    path = export_student(model, tmp_path, size=32)
+    assert parity(model, path, batch=3) < 1e-4 and parity(model, path, batch=1) < 1e-4
+
+
+def test_a_tiny_training_run_and_its_evaluation(tmp_path):
+    pytest.importorskip("espeakng_loader", reason="the dataset speaks with espeak-ng")
+    from eai_avatar.export.renderer.evaluate import evaluate_student, side_by_side
+    from eai_avatar.export.renderer.train import load_student, preset, train_student
+    from eai_avatar.export.studio.dataset import SynthConfig, synthesize_dataset
+
+    data = tmp_path / "data"
+    synthesize_dataset(SynthConfig(data, identities=2, clips=6, seed=3, image_size=64, workers=1))
+    report = train_student(data, tmp_path / "run", preset("tiny", steps=30))
+    assert report["history"][-1]["val"]["loss"] < report["history"][0]["val"]["loss"]
+    model = load_student(tmp_path / "run")
+    result = evaluate_student(model, data)
+    assert 0 < result["student"]["ssim"] <= 1 and result["student"]["psnr_db"] > 0
+    assert result["teacher"] == "not measured" and result["ground_truth"]["frame_change"] > 0
+    picture = side_by_side(model, data, count=2)
+    assert picture.shape == (2 * 64, 4 * 64, 3) and picture.dtype == np.uint8
