@@ -13,6 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="the dataset whose test split to use")
     parser.add_argument("--split", default="test")
     parser.add_argument("--png", type=Path, help="also write mask | E_t | ground truth | student for 4 test frames")
+    parser.add_argument("--video", type=Path, help="also write a test clip as MP4: control | ground truth | student")
     parser.add_argument("--json", action="store_true", help="print the report as JSON (default: a table)")
 
 
@@ -39,4 +40,8 @@ def run(args: argparse.Namespace) -> int:
         args.png.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(side_by_side(model, args.data, args.split)).save(args.png)
         sys.stderr.write(f"wrote {args.png}\n")
+    if args.video:
+        from eai_avatar.export.renderer.evaluate import clip_video
+
+        sys.stderr.write(f"wrote {args.video}: {clip_video(model, args.data, args.video, args.split)}\n")
     return 0

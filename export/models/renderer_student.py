@@ -4,8 +4,8 @@ The teacher (renderer_teacher.py) needs many denoising steps; the student is wha
 U-Net, fully convolutional (so it trains on crops and renders any size), conditioned on the identity by FiLM in
 every block. It works at 1/4 resolution: the control image is folded 4x4 into channels on the way in (pixel
 unshuffle) and the output unfolded on the way out (pixel shuffle), which cuts the work 16x against full-size
-convolutions (110 ms -> measured in the README's speed table) and suits flat-shaded characters. Alpha is the
-head mask itself, so a game can composite the frame.
+convolutions (110 ms in PyTorch at full size; 7.2 ms in onnxruntime folded) and suits flat-shaded characters.
+Alpha is the head mask itself, so a game can composite the frame.
 """
 
 from __future__ import annotations

@@ -59,3 +59,27 @@ def side_by_side(model: RendererStudent, dataset: Path, split: str = "test", cou
         student = (rendered[row] * 255).round().astype(np.uint8)
         rows.append(np.concatenate([mask, motion, truth, student], axis=2).transpose(1, 2, 0))
     return np.concatenate(rows, axis=0)
+
+
+def clip_video(model: RendererStudent, dataset: Path, out: Path, split: str = "test") -> str:
+    """MP4 with sound of a test clip's speaker: control (mask + E_t) | ground truth | student."""
+    import json
+
+    from eai_avatar.export.studio.dataset import load_manifest, read_wav
+    from eai_avatar.media import write_mp4
+    from eai_avatar.vocabulary import FPS, SAMPLE_RATE
+
+    dataset = Path(dataset)
+    manifest = load_manifest(dataset)
+    names = list(manifest["identities"])
+    record = next(r for r in manifest["clips"] if r["clip_id"] in set(manifest["splits"][split]))
+    clip = dataset / record["path"]
+    with np.load(clip / "speaker.npz") as arrays:
+        masks, motion, truth = arrays["masks"], arrays["motion"], arrays["frames"]
+    control = np.concatenate([masks[:, None], motion.transpose(0, 3, 1, 2)], axis=1)
+    identity = np.full(len(control), names.index(record["speaker"]), np.int64)
+    rendered = (render(model, control, identity)[:, :3].numpy().transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
+    overlay = np.maximum(motion, np.repeat(masks[..., None], 3, axis=-1) // 3)  # E_t over a dim mask
+    write_mp4(out, np.concatenate([overlay, truth, rendered], axis=2), FPS, read_wav(clip / "audio.wav"), SAMPLE_RATE)
+    meta = json.loads((clip / "meta.json").read_text(encoding="utf-8"))
+    return f"{record['clip_id']}: {record['speaker']} says {meta['text']!r}; control | ground truth | student"

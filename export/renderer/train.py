@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class StudentTrainConfig:
-    steps: int = 2000
-    batch_size: int = 8
-    crop: int = 128  # fully convolutional: trains on crops, renders whole frames
+    steps: int = 6000
+    batch_size: int = 4
+    crop: int = 256  # fully convolutional, so it can train on crops; whole frames let it see the body's cues
     learning_rate: float = 2e-3
     ssim_weight: float = 0.5
     every: int = 10  # every n-th frame of each clip

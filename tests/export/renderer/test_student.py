@@ -72,3 +72,7 @@ def test_a_tiny_training_run_and_its_evaluation(tmp_path):
     assert result["teacher"] == "not measured" and result["ground_truth"]["frame_change"] > 0
     picture = side_by_side(model, data, count=2)
     assert picture.shape == (2 * 64, 4 * 64, 3) and picture.dtype == np.uint8
+    pytest.importorskip("av", reason="writing MP4 needs PyAV")
+    from eai_avatar.export.renderer.evaluate import clip_video
+
+    assert "student" in clip_video(model, data, tmp_path / "clip.mp4") and (tmp_path / "clip.mp4").stat().st_size
