@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple] = {
             "preview": ("eai_avatar.export.commands.data_preview", "a dataset clip as MP4 with sound"),
             "ingest": ("eai_avatar.export.commands.data_ingest", "a video of a character, in the dataset format"),
             "talk": ("eai_avatar.export.commands.data_talk", "a studio character saying corpus lines, as MP4"),
+            "frames": ("eai_avatar.export.commands.data_frames", "renderer examples packed into one .npz"),
         },
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to ONNX, checked against PyTorch"),
@@ -38,6 +39,10 @@ COMMANDS: dict[str, tuple] = {
             "crhmg": ("eai_avatar.export.commands.train_crhmg", "the head-mask generator CRHMG (section 3.1)"),
             "audio2exp": ("eai_avatar.export.commands.train_audio2exp", "speech + emotion -> face (section 3.3)"),
             "renderer": ("eai_avatar.export.commands.train_renderer", "the one-step renderer: mask + E_t -> frame"),
+            "renderer-teacher": (
+                "eai_avatar.export.commands.train_renderer_teacher",
+                "the ControlNet diffusion teacher (section 3.5)",
+            ),  # fmt: skip
         },
     ),
     "eval": (
@@ -57,6 +62,7 @@ COMMANDS: dict[str, tuple] = {
             "crhmg": ("eai_avatar.runtime.commands.bench_crhmg", "CRHMG latency for one second of masks"),
             "audio2exp": ("eai_avatar.runtime.commands.bench_audio2exp", "Audio2Exp time per second of speech"),
             "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
+            "renderer-torch": ("eai_avatar.export.commands.bench_renderer_torch", "the renderer in PyTorch on a GPU"),
         },
     ),
 }

@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="quick", help="quick (2 CPU cores), full (GPU) or tiny (tests)")
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--threads", type=int, help="override the preset's CPU threads")
+    parser.add_argument("--teacher-samples", type=Path, help="distil from these teacher renders (made by "
+                        "`train renderer-teacher --samples`) as well as learning from ground truth")  # fmt: skip
     parser.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint exists")
 
 
@@ -23,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from eai_avatar.export.renderer.train import preset, train_student
 
     config = preset(args.preset, steps=args.steps, threads=args.threads)
-    report = train_student(args.data, args.out, config, progress=tqdm, resume=not args.no_resume)
+    report = train_student(args.data, args.out, config, progress=tqdm, resume=not args.no_resume,
+                           teacher_samples=args.teacher_samples)  # fmt: skip
     last = report["history"][-1] if report["history"] else {}
     sys.stdout.write(json.dumps({"steps": report["steps"], "seconds_this_run": report["seconds_this_run"],
                                  "last": last}) + "\n")  # fmt: skip

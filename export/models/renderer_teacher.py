@@ -105,15 +105,24 @@ class RendererTeacher(nn.Module):
         return F.mse_loss(self.predict_noise(noisy, timesteps, control, identity), noise)
 
     @torch.no_grad()
-    def sample(self, control: torch.Tensor, identity: torch.Tensor, steps: int = 20,
-               generator: torch.Generator | None = None) -> torch.Tensor:  # fmt: skip
-        """Frames (B, 3, H, W) in [0, 1] denoised from Gaussian noise with DDIM in `steps` steps."""
+    def sample(
+        self, control: torch.Tensor, identity: torch.Tensor, steps: int = 20,
+        generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """Frames (B, 3, H, W) in [0, 1] denoised from Gaussian noise with DDIM in `steps` steps.
+
+        DDIM is deterministic given its starting noise: pass the same `noise` (1, 3, H, W) for every frame of a
+        video and consecutive frames differ only where the control does, instead of shimmering.
+        """
         if not 1 <= steps <= self.config.train_timesteps:
             raise ValueError(f"steps must be in 1..{self.config.train_timesteps}, got {steps}")
         scheduler = self._ddim_class(**self._ddim_config)
         scheduler.set_timesteps(steps)
         size = self.config.image_size
-        x = torch.randn((len(control), 3, size, size), generator=generator, device=control.device)
+        if noise is None:
+            x = torch.randn((len(control), 3, size, size), generator=generator, device=control.device)
+        else:
+            x = noise.to(control).expand(len(control), 3, size, size).clone()
         for t in scheduler.timesteps:
             timesteps = torch.full((len(x),), int(t), device=x.device)
             x = scheduler.step(self.predict_noise(x, timesteps, control, identity), t, x).prev_sample

@@ -1,8 +1,8 @@
 """The student renderer on held-out test clips: SSIM and PSNR against ground truth, and flicker.
 
 Flicker: per clip, the mean absolute frame-to-frame change of the rendered video against the ground truth's
-(renders that shimmer where the truth is still score high). The teacher's columns are "not measured" until a
-teacher is trained (its DDIM sampling is far too slow for the 2-core CPU over a test split).
+(renders that shimmer where the truth is still score high). The teacher's columns are "not measured" unless a
+teacher is given (`eval renderer --teacher DIR`; its DDIM sampling wants a GPU over a whole test split).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from eai_avatar.export.models.renderer_student import RendererStudent
 from eai_avatar.export.renderer.data import load_frames
 from eai_avatar.export.renderer.metrics import psnr, ssim
+from eai_avatar.export.renderer.perceptual import perceptual_report
 
 
 @torch.no_grad()
@@ -27,37 +29,92 @@ def render(model: RendererStudent, control: np.ndarray, identity: np.ndarray, ba
     return torch.cat(out)
 
 
-def evaluate_student(model: RendererStudent, dataset: Path, split: str = "test", every: int = 5) -> dict:
+def _change(frames: torch.Tensor, same: np.ndarray) -> float:
+    """Mean absolute frame-to-frame change over consecutive pairs inside one clip's role."""
+    return float((frames[1:] - frames[:-1]).abs().mean(dim=(1, 2, 3)).numpy()[same].mean())
+
+
+def _scores(rendered: torch.Tensor, truth: torch.Tensor) -> dict:
+    return {"ssim": float(ssim(rendered, truth).mean()), "psnr_db": float(psnr(rendered, truth).mean())}
+
+
+def _downsample(images: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(images, size=(size, size), mode="area") if images.shape[-1] != size else images
+
+
+def evaluate_student(model: RendererStudent, dataset: Path, split: str = "test", every: int = 5,
+                     identity: str | None = None, teacher=None, teacher_steps: int = 20,
+                     device: str = "cpu", lpips=None, fid_features=None) -> dict:  # fmt: skip
+    """SSIM, PSNR and flicker of the student (and of `teacher`, a (model, names) pair, when given).
+
+    LPIPS and FID are measured when their networks are given (perceptual.py: the user's weights), else their
+    entries say "not measured".
+
+    The teacher renders at its own size: it is scored after bilinear upsampling to the ground truth's size, and
+    at its own size against the area-downsampled truth, where the student is scored too (`at_teacher_size`).
+    """
     model.eval()
-    data = load_frames(dataset, split, every)
+    data = load_frames(dataset, split, every, identity=identity)
     rendered = render(model, data["control"], data["identity"])[:, :3]
     truth = torch.from_numpy(data["rgb"].astype(np.float32) / 255.0)
-    ssims, psnrs = ssim(rendered, truth), psnr(rendered, truth)
-    consecutive = load_frames(dataset, split, every=1, limit=400)
+    consecutive = load_frames(dataset, split, every=1, limit=400, identity=identity)
     moving = render(model, consecutive["control"], consecutive["identity"])[:, :3]
     true_moving = torch.from_numpy(consecutive["rgb"].astype(np.float32) / 255.0)
-    same = consecutive["identity"][1:] == consecutive["identity"][:-1]  # pairs inside one clip's role
-    change = lambda frames: (frames[1:] - frames[:-1]).abs().mean(dim=(1, 2, 3)).numpy()[same]  # noqa: E731
-    return {
-        "student": {"ssim": float(ssims.mean()), "psnr_db": float(psnrs.mean()),
-                    "frame_change": float(change(moving).mean())},
-        "ground_truth": {"frame_change": float(change(true_moving).mean())},
+    same = consecutive["identity"][1:] == consecutive["identity"][:-1]
+    perceptual = lambda images: perceptual_report(images, truth, lpips, fid_features)  # noqa: E731
+    report = {
+        "student": {**_scores(rendered, truth), "frame_change": _change(moving, same), **perceptual(rendered)},
+        "ground_truth": {"frame_change": _change(true_moving, same)},
         "teacher": "not measured",
-        "frames": len(truth), "split": split, "size": list(truth.shape[-2:]),
+        "frames": len(truth), "split": split, "size": list(truth.shape[-2:]), "identity": identity or "all",
     }  # fmt: skip
+    if teacher is not None:
+        from eai_avatar.export.renderer.data import identity_names
+        from eai_avatar.export.renderer.teacher import teacher_render
+
+        network, teacher_names = teacher
+        names, size = identity_names(dataset), network.config.image_size
+        draw = lambda frames: teacher_render(network, teacher_names, names, frames["control"],  # noqa: E731
+                                             frames["identity"], teacher_steps, device=device)  # fmt: skip
+        small, small_moving = draw(data), draw(consecutive)
+        upsampled = F.interpolate(small, size=tuple(truth.shape[-2:]), mode="bilinear", align_corners=False)
+        small_truth = _downsample(truth, size)
+        report["teacher"] = {**_scores(upsampled.clamp(0, 1), truth), **perceptual(upsampled.clamp(0, 1)),
+                             "frame_change":
+                             _change(F.interpolate(small_moving, size=tuple(truth.shape[-2:]), mode="bilinear",
+                                                   align_corners=False), same),
+                             "ddim_steps": teacher_steps, "image_size": size, "parameters":
+                             sum(p.numel() for p in network.parameters())}  # fmt: skip
+        report["at_teacher_size"] = {"size": size, "teacher": _scores(small, small_truth),
+                                     "student": _scores(_downsample(rendered, size), small_truth)}  # fmt: skip
+    return report
 
 
-def side_by_side(model: RendererStudent, dataset: Path, split: str = "test", count: int = 4) -> np.ndarray:
-    """Rows of (mask, E_t, ground truth, student) for `count` test frames, uint8 (H * count, W * 4, 3)."""
-    data = load_frames(dataset, split, every=17, limit=count)
+def side_by_side(model: RendererStudent, dataset: Path, split: str = "test", count: int = 4,
+                 identity: str | None = None, teacher=None, teacher_steps: int = 20,
+                 device: str = "cpu") -> np.ndarray:  # fmt: skip
+    """Rows of (mask, E_t, ground truth, [teacher,] student) for `count` test frames, uint8 (H * count, W * k, 3).
+
+    The teacher's column (when a (model, names) pair is given) is upsampled from its own size.
+    """
+    data = load_frames(dataset, split, every=17, limit=count, identity=identity)
     picks = np.linspace(0, len(data["rgb"]) - 1, count).astype(int)
-    rendered = render(model, data["control"][picks], data["identity"][picks])[:, :3].numpy()
+    rendered = render(model, data["control"][picks], data["identity"][picks])[:, :3]
+    columns = [rendered]
+    if teacher is not None:
+        from eai_avatar.export.renderer.data import identity_names
+        from eai_avatar.export.renderer.teacher import teacher_render
+
+        network, teacher_names = teacher
+        small = teacher_render(network, teacher_names, identity_names(dataset), data["control"][picks],
+                               data["identity"][picks], teacher_steps, device=device)  # fmt: skip
+        columns.insert(0, F.interpolate(small, size=rendered.shape[-2:], mode="bilinear", align_corners=False))
+    columns = [(c.clamp(0, 1).numpy() * 255).round().astype(np.uint8) for c in columns]
     rows = []
     for row, index in enumerate(picks):
         mask = np.repeat(data["control"][index, :1], 3, axis=0)
         motion, truth = data["control"][index, 1:], data["rgb"][index]
-        student = (rendered[row] * 255).round().astype(np.uint8)
-        rows.append(np.concatenate([mask, motion, truth, student], axis=2).transpose(1, 2, 0))
+        rows.append(np.concatenate([mask, motion, truth, *(c[row] for c in columns)], axis=2).transpose(1, 2, 0))
     return np.concatenate(rows, axis=0)
 
 

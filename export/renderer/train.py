@@ -1,4 +1,9 @@
-"""Training the renderer's student on studio frames: L1 + (1 - SSIM) against the ground truth, on random crops."""
+"""Training the renderer's student on studio frames: L1 + (1 - SSIM) against the ground truth, on random crops.
+
+With teacher samples (`train renderer-teacher --samples`), each step also pulls the student's render, area-
+downsampled to the teacher's size, towards the teacher's render of the same control (L1, `distill_weight`):
+distillation from the teacher and supervision from ground truth together, as the paper's student is taught.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from eai_avatar.export.models.renderer_student import RendererStudent, RendererStudentConfig
 from eai_avatar.export.renderer.data import identity_names, load_frames, sample_crops
@@ -33,6 +39,7 @@ class StudentTrainConfig:
     crop: int = 256  # fully convolutional, so it can train on crops; whole frames let it see the body's cues
     learning_rate: float = 2e-3
     ssim_weight: float = 0.5
+    distill_weight: float = 0.5  # used only with teacher samples
     every: int = 10  # every n-th frame of each clip
     seed: int = 0
     checkpoint_every: int = 500
@@ -75,12 +82,31 @@ def _loss(model: RendererStudent, batch: dict, config: StudentTrainConfig) -> tu
     return total, {"loss": total.item(), "l1": l1.item(), "ssim": 1 - structure.item()}
 
 
-def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=None, resume: bool = True) -> dict:
+def _load_teacher_samples(path: Path, names: list[str]) -> dict:
+    with np.load(path) as arrays:
+        samples = {key: arrays[key] for key in ("control", "identity", "teacher")}
+        sample_names = [str(n) for n in arrays["identity_names"]]
+    if sample_names != names:
+        raise ValueError(f"{path} was made on identities {sample_names}, the dataset holds {names}")
+    return samples
+
+
+def _distill_loss(model: RendererStudent, samples: dict, count: int, rng: np.random.Generator) -> torch.Tensor:
+    picks = rng.integers(len(samples["teacher"]), size=count)
+    control = torch.from_numpy(samples["control"][picks].astype(np.float32) / 255.0)
+    rgb = model(control, torch.from_numpy(samples["identity"][picks]))[:, :3]
+    target = torch.from_numpy(samples["teacher"][picks].astype(np.float32) / 255.0)
+    return (F.interpolate(rgb, size=target.shape[-2:], mode="area") - target).abs().mean()
+
+
+def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=None, resume: bool = True,
+                  teacher_samples: Path | None = None) -> dict:  # fmt: skip
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     names = identity_names(data)
     config = replace(config, model=replace(config.model, identities=len(names)))  # one embedding per identity
     train, val = load_frames(data, "train", config.every), load_frames(data, "val", config.every)
+    samples = _load_teacher_samples(teacher_samples, names) if teacher_samples else None
     model = RendererStudent(config.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps,
@@ -105,6 +131,10 @@ def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=No
     for step in bar:
         model.train()
         loss, logs = _loss(model, sample_crops(train, config.batch_size, config.crop, rng), config)
+        if samples is not None:
+            distill = _distill_loss(model, samples, config.batch_size, rng)
+            loss = loss + config.distill_weight * distill
+            logs["distill"] = distill.item()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -120,7 +150,8 @@ def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=No
                                                            "config": config_dict(config)})  # fmt: skip
     save_model(model, out, "renderer")
     report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
-              "train_frames": len(train["rgb"]), "identities": names}  # fmt: skip
+              "train_frames": len(train["rgb"]), "identities": names,
+              "teacher_samples": len(samples["teacher"]) if samples else 0}  # fmt: skip
     (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report
 
