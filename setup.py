@@ -71,7 +71,12 @@ setup(
     package_data={
         "eai_avatar": ["py.typed"],
         "eai_avatar.v1": ["*.pyi"],
-        "eai_avatar.runtime": ["assets/*.npz", "assets/minilm/*"],
+        "eai_avatar.runtime": [
+            "assets/*.npz",
+            "assets/minilm/*",
+            "bundles/default/*",
+            "bundles/default/identities/*/*",
+        ],
         "eai_avatar.export": ["data/emotion/*.tsv", "data/emotion/*.md"],
     },
     install_requires=[
@@ -94,9 +99,9 @@ setup(
         "tts": TTS,
         "ingest": INGEST,
         "gpu": ["onnxruntime-gpu>=1.20"],
-        "tensorrt": ["tensorrt>=10", "onnxruntime-gpu>=1.20"],
+        "tensorrt": ["tensorrt>=10", "cuda-python>=12", "onnxruntime-gpu>=1.20"],
         "dev": DEV,
-        "all": TRAIN + DEV + ["onnxruntime-gpu>=1.20", "tensorrt>=10"],
+        "all": TRAIN + DEV + ["onnxruntime-gpu>=1.20", "tensorrt>=10", "cuda-python>=12"],
     },
     entry_points={"console_scripts": ["eai-avatar=eai_avatar.cli:main"]},
     cmdclass={"build_py": BuildPyWithStubs},

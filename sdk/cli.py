@@ -31,7 +31,11 @@ COMMANDS: dict[str, tuple] = {
             "frames": ("eai_avatar.export.commands.data_frames", "renderer examples packed into one .npz"),
         },
     ),
-    "export": ("eai_avatar.export.commands.export_models", "trained models to ONNX, checked against PyTorch"),
+    "export": ("eai_avatar.export.commands.export_models", "trained models to an engine bundle (ONNX, fp16, int8)"),
+    "bundle": (
+        "inspect engine bundles",
+        {"verify": ("eai_avatar.runtime.commands.bundle_verify", "check a bundle's files, hashes and shapes")},
+    ),
     "train": (
         "train a model of the project",
         {

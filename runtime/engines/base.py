@@ -59,7 +59,10 @@ class Engine(ABC):
 
 
 # backend name -> "module:Class"; a backend's module is imported only when it is asked for.
-BACKENDS: dict[str, str] = {"onnxruntime": "eai_avatar.runtime.engines.onnx:OnnxEngine"}
+BACKENDS: dict[str, str] = {
+    "onnxruntime": "eai_avatar.runtime.engines.onnx:OnnxEngine",
+    "tensorrt": "eai_avatar.runtime.engines.tensorrt:TensorRTEngine",
+}
 
 
 def create_engine(path: str | Path, backend: str = "onnxruntime", **options) -> Engine:
