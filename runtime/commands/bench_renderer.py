@@ -31,11 +31,14 @@ def run(args: argparse.Namespace) -> int:
             "identity": np.zeros(args.batch, np.int64)}  # fmt: skip
     timing = time_calls(lambda: engine.run(feed), args.repeats, warmup=3)
     fps = round(1000 * args.batch / timing["ms_median"], 1)
+    precision = engine.metadata().get("precision", "fp32")
     result = {"benchmark": "renderer", "size": size, "batch": args.batch, "threads": args.threads,
+              "precision": precision,
               "machine": machine(), "frames_per_second": fps, **timing}  # fmt: skip
     return report(
         result,
         args.json,
-        f"renderer, {size}x{size}, batch {args.batch}, onnxruntime CPU, {args.threads} threads: {fps} frames/s "
+        f"renderer ({precision}), {size}x{size}, batch {args.batch}, onnxruntime CPU, {args.threads} threads: "
+        f"{fps} frames/s "
         f"(median {timing['ms_median']} ms per call, p95 {timing['ms_p95']}) ({result['machine']})",
     )
