@@ -74,6 +74,7 @@ setup(
         "eai_avatar.runtime": [
             "assets/*.npz",
             "assets/minilm/*",
+            "assets/dialogues/*.yaml",
             "bundles/default/*",
             "bundles/default/identities/*/*",
         ],
@@ -93,6 +94,9 @@ setup(
         "tqdm>=4.66",
         # The face rig draws the facial-motion image E_t (runtime) and the studio's characters (training side).
         "Pillow>=10",
+        # The scripted dialogues are YAML; the frame publisher is a ZeroMQ PUB socket.
+        "PyYAML>=6",
+        "pyzmq>=26",
     ],
     extras_require={
         "train": TRAIN,

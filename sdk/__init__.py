@@ -32,3 +32,19 @@ __all__ = [
     "blendshape_index",
     "emotion_index",
 ]
+
+# The client pulls in grpc and numpy (about 0.2 s): it loads on first use, so `import eai_avatar` and the CLI stay
+# instant. `from eai_avatar import AvatarClient` works as usual.
+_LAZY = {
+    name: "eai_avatar.client"
+    for name in ("AvatarClient", "AsyncAvatarClient", "AvatarError", "AuthenticationError", "save_mp4")
+}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'eai_avatar' has no attribute {name!r}")

@@ -19,6 +19,7 @@ from eai_avatar.version import __version__
 COMMANDS: dict[str, tuple] = {
     "info": ("eai_avatar.commands.info", "show the version, the wire contract and the optional backends installed"),
     "emotion": ("eai_avatar.runtime.commands.emotion", "recognize the emotion of utterances (the paper's C)"),
+    "serve": ("eai_avatar.runtime.commands.serve", "the gRPC server: conversations streamed to any client"),
     "tree": ("eai_avatar.runtime.commands.tree", "print a stored conversation's Interactive Talking Tree with Q"),
     "data": (
         "make and inspect training data",
@@ -67,6 +68,7 @@ COMMANDS: dict[str, tuple] = {
             "audio2exp": ("eai_avatar.runtime.commands.bench_audio2exp", "Audio2Exp time per second of speech"),
             "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
             "renderer-torch": ("eai_avatar.export.commands.bench_renderer_torch", "the renderer in PyTorch on a GPU"),
+            "runtime": ("eai_avatar.runtime.commands.bench_runtime", "the server end to end: latency, real time"),
         },
     ),
 }

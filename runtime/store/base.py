@@ -50,6 +50,10 @@ class ConversationStore(ABC):
         """The session's record; SessionNotFoundError if absent."""
 
     @abstractmethod
+    def update_metadata(self, session_id: str, metadata: dict) -> None:
+        """Replace the session's metadata; SessionNotFoundError if absent."""
+
+    @abstractmethod
     def list_sessions(self) -> list[SessionRecord]:
         """All stored sessions, oldest first."""
 

@@ -96,6 +96,13 @@ class SqliteStore(ConversationStore):
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+    def update_metadata(self, session_id: str, metadata: dict) -> None:
+        with self._write():
+            changed = self._db.execute("UPDATE sessions SET metadata = ? WHERE session_id = ?",
+                                       (json.dumps(metadata), session_id)).rowcount  # fmt: skip
+        if not changed:
+            raise SessionNotFoundError(session_id)
+
     def create_session(self, record: SessionRecord) -> None:
         if not record.session_id:
             raise ValueError("a session id must be a non-empty string")

@@ -1,0 +1,108 @@
+"""`eai-avatar bench runtime`: the server end to end over loopback gRPC, on a bundle (default: the shipped one).
+
+- first frame: from sending a scripted line to receiving its first frame (emotion, tree, TTS, CRHMG, Audio2Exp,
+  face rig, renderer, JPEG), median over turns after a warm-up turn;
+- real-time factor: seconds spent per second of two-avatar media at 256x256, both avatars rendered, JPEG;
+- sessions at real time: concurrent sessions whose total media rate still keeps up with real time;
+- server memory: this process's resident set after 4 sessions have each run a turn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from pathlib import Path
+
+from eai_avatar.runtime.commands.benchmarking import machine, report
+
+LINES = ("Did you bring the camera back?", "I did, it is in my bag, thanks again.",
+         "You dropped it, didn't you? Tell me the truth!", "Only once, and it still works, I promise.")  # fmt: skip
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", type=Path, help="engine bundle (default: the one that ships)")
+    parser.add_argument("--turns", type=int, default=5, help="timed turns for first-frame latency")
+    parser.add_argument("--max-sessions", type=int, default=4, help="most concurrent sessions to try")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", action="store_true")
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+async def _turn(client, session_id: str, speaker: str, text: str) -> tuple[float, float, int]:
+    """(seconds to the first frame, seconds to the turn's end, frames per avatar)."""
+    async with client.converse(session_id) as conversation:
+        started = time.perf_counter()
+        await conversation.scripted_line(speaker, text)
+        first = None
+        async for event in conversation:
+            kind = type(event).__name__
+            if kind == "Frame" and first is None:
+                first = time.perf_counter() - started
+            if kind == "TurnEnded":
+                return first or float("nan"), time.perf_counter() - started, event.frames
+    raise RuntimeError("the stream ended before the turn did")
+
+
+async def _bench(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from eai_avatar.client import AsyncAvatarClient
+    from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+    from eai_avatar.runtime.pipeline import Models
+    from eai_avatar.runtime.server import AvatarServicer, create_server
+    from eai_avatar.runtime.service.sessions import SessionManager
+    from eai_avatar.runtime.store import SqliteStore
+
+    models = Models(Bundle(args.bundle or default_bundle_path()), threads=args.threads)
+    manager = SessionManager(models, SqliteStore(":memory:"))
+    server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager, workers=args.threads))
+    await server.start()
+    client = AsyncAvatarClient(f"127.0.0.1:{port}")
+    output = {"pacing": "as_fast_as_possible", "image_encoding": "jpeg"}
+    try:
+        session = await client.create_session(["ada", "bo"], output=output, seed=1)
+        await _turn(client, session.session_id, "ada", "Hello, this is a warm-up line.")
+        firsts, spent, media = [], 0.0, 0.0
+        for index in range(args.turns):
+            first, total, frames = await _turn(client, session.session_id, ("bo", "ada")[index % 2],
+                                               LINES[index % len(LINES)])  # fmt: skip
+            firsts.append(first)
+            spent, media = spent + total, media + frames / 25
+        result = {"first_frame_ms_median": round(1000 * float(np.median(firsts)), 1),
+                  "first_frame_ms_max": round(1000 * max(firsts), 1),
+                  "real_time_factor": round(spent / media, 3)}  # fmt: skip
+        at_real_time = 0
+        for count in range(1, args.max_sessions + 1):
+            sessions = [await client.create_session(["cyra", "dev"], output=output, seed=10 + i) for i in range(count)]
+            started = time.perf_counter()
+            runs = await asyncio.gather(*(_turn(client, s.session_id, "cyra", LINES[2]) for s in sessions))
+            wall = time.perf_counter() - started
+            media_s = sum(frames for _, _, frames in runs) / 25
+            result[f"sessions_{count}_media_per_wall"] = round(media_s / wall, 2)
+            if media_s / wall >= count:  # every session's media came at least as fast as real time
+                at_real_time = count
+            if count == 4:
+                result["server_rss_mb_4_sessions"] = _rss_mb()
+        result["sessions_at_real_time"] = at_real_time
+    finally:
+        await client.close()
+        await server.stop(None)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.turns < 1 or args.max_sessions < 1:
+        raise ValueError("--turns and --max-sessions must be at least 1")
+    result = {"benchmark": "runtime", "machine": machine(), "threads": args.threads, **asyncio.run(_bench(args))}
+    text = (f"runtime over loopback ({result['machine']}): first frame {result['first_frame_ms_median']} ms median, "
+            f"real-time factor {result['real_time_factor']} (two avatars, 256x256, JPEG), "
+            f"{result['sessions_at_real_time']} session(s) at real time, "
+            f"{result.get('server_rss_mb_4_sessions', 'n/a')} MB resident with 4 sessions")  # fmt: skip
+    return report(result, args.json, text)
