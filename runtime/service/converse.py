@@ -98,19 +98,36 @@ def parse_event(event: converse_pb2.ClientEvent, session: Session) -> Command:
 
 
 def mirror(publisher, session_id: str, event: converse_pb2.ServerEvent) -> None:
-    """Copy a media event to the frame publisher: the frame's or chunk's fields as the header, its bytes as the
-    payload (runtime/publisher.py documents the format)."""
+    """Copy an event to the frame publisher in the format runtime/publisher.py documents: a frame's or audio
+    chunk's fields as the header and its bytes as the payload; other events as their fields."""
+    from google.protobuf import json_format
+
     kind = event.WhichOneof("event")
     if kind == "frame":
         f = event.frame
-        header = {"avatar": f.avatar, "index": f.index, "presentation_ms": f.presentation_ms, "width": f.width,
-                  "height": f.height, "encoding": common_pb2.ImageEncoding.Name(f.encoding), "emotion": f.emotion,
-                  "role": common_pb2.Role.Name(f.role), "blendshapes": dict(f.blendshapes)}  # fmt: skip
+        encoding = common_pb2.ImageEncoding.Name(f.encoding).removeprefix("IMAGE_ENCODING_").lower()
+        header = {"avatar": f.avatar, "index": f.index, "presentation_ms": f.presentation_ms,
+                  "role": "speak" if f.role == common_pb2.ROLE_SPEAK else "listen", "emotion": f.emotion,
+                  "width": f.width, "height": f.height, "encoding": encoding}  # fmt: skip
+        if f.blendshapes:
+            header["blendshapes"] = dict(f.blendshapes)
+        if f.HasField("head_pose"):
+            header["head_pose"] = json_format.MessageToDict(f.head_pose, preserving_proto_field_name=True)
         publisher.publish(session_id, "frame", header, f.image)
     elif kind == "audio":
         a = event.audio
         header = {"avatar": a.avatar, "presentation_ms": a.presentation_ms, "sample_rate": a.audio.sample_rate}
         publisher.publish(session_id, "audio", header, a.audio.samples)
+    else:
+        fields = json_format.MessageToDict(getattr(event, kind), preserving_proto_field_name=True)
+        publisher.publish(session_id, "event", {"type": kind, **fields}, b"")
+
+
+def output_indices(model_index: int, fps: int) -> range:
+    """The output frames (at `fps`) that model frame `model_index` (at 25 fps) stands for: those whose time falls in
+    its 40 ms. The ranges of consecutive model frames tile the integers, so output indices have no gaps or
+    repeats; at 25 fps each model frame is one output frame, below it some are dropped, above it repeated."""
+    return range(-(-model_index * fps // FPS), -(-(model_index + 1) * fps // FPS))
 
 
 def _check_text(text: str) -> str:
@@ -174,10 +191,17 @@ class ConverseStream:
     # ------------------------------------------------------------------ writing
 
     async def events(self) -> AsyncIterator[converse_pb2.ServerEvent]:
+        """The stream's server events; each is mirrored to the frame publisher when there is one."""
+        async for event in self._events():
+            if self.publisher is not None:
+                mirror(self.publisher, self.session.id, event)
+            yield event
+
+    async def _events(self) -> AsyncIterator[converse_pb2.ServerEvent]:
         session = self.session
         conversation = session.conversation
         yield converse_pb2.ServerEvent(header=converse_pb2.StreamHeader(
-            session_id=session.id, contract_version=CONTRACT_VERSION, fps=FPS, sample_rate=SAMPLE_RATE,
+            session_id=session.id, contract_version=CONTRACT_VERSION, fps=self.output.fps, sample_rate=SAMPLE_RATE,
             width=self.output.width, height=self.output.height, image_encoding=self.output.image_encoding,
             characters=list(conversation.characters), rounds_so_far=conversation.tree.rounds))  # fmt: skip
         reader = asyncio.create_task(self.read())
@@ -289,8 +313,11 @@ class ConverseStream:
             async for notice in self._drain_notices():
                 yield notice
         summary = conversation.summary(plan, frames_done, interrupted)
+        first = plan.start_ms * FPS // 1000
+        fps = self.output.fps
+        shown = output_indices(first + frames_done, fps).start - output_indices(first, fps).start
         yield converse_pb2.ServerEvent(turn_ended=converse_pb2.TurnEnded(
-            round=summary.round, frames=summary.frames, duration_ms=summary.duration_ms,
+            round=summary.round, frames=shown, duration_ms=summary.duration_ms,
             interrupted=summary.interrupted))  # fmt: skip
 
     def _turn_started(self, plan: TurnPlan) -> converse_pb2.ServerEvent:
@@ -309,10 +336,22 @@ class ConverseStream:
         for frame in sorted(frames, key=lambda f: (f.index, f.avatar)):
             if frame.role == "listen" and not self.output.include_listener_frames and plan.render_speaker:
                 continue
-            events.append(frame_message(frame, self.output))
-        if self.publisher is not None:
-            for event in events:
-                mirror(self.publisher, self.session.id, event)
+            events += self._frame_events(frame)
+        return events
+
+    def _frame_events(self, frame) -> list[converse_pb2.ServerEvent]:
+        """The frame at the session's output rate: once at 25 fps, dropped or repeated at other rates."""
+        fps = self.output.fps
+        indices = output_indices(frame.index, fps)
+        if not indices:
+            return []
+        message = frame_message(frame, self.output)
+        events = []
+        for index in indices:
+            copy = converse_pb2.ServerEvent()
+            copy.CopyFrom(message)
+            copy.frame.index, copy.frame.presentation_ms = index, index * 1000 // fps
+            events.append(copy)
         return events
 
     async def _pace(self, event: converse_pb2.ServerEvent) -> None:
@@ -343,9 +382,9 @@ class ConverseStream:
         emotion = propagate(conversation.tree, last.id).label if last else "neutral"
         frames = await self._run(conversation.listen_chunk, agent, emotion, max(1, len(samples) * FPS // SAMPLE_RATE))
         for frame in frames:
-            event = frame_message(frame, self.output)
-            await self._pace(event)
-            yield event
+            for event in self._frame_events(frame):
+                await self._pace(event)
+                yield event
 
     async def _human_audio_turn(self, transcript: str):
         """The human finished speaking: their round enters the tree (the listening was already shown), then the

@@ -53,9 +53,6 @@ def resolve_output(requested: session_pb2.OutputOptions | None) -> session_pb2.O
         if not low <= value <= high:
             raise _invalid(f"output.{name} must lie in {low}..{high}, got {value}")
         setattr(out, name, value)
-    if out.fps != 25:
-        # The models run at 25 fps; resampling the frame rate is not implemented yet (documented in the README).
-        raise _invalid(f"output.fps: this server streams at the models' 25 fps, got {out.fps}")
     if out.pacing not in session_pb2.Pacing.values():
         raise _invalid(f"output.pacing {out.pacing} is not a Pacing")
     out.pacing = out.pacing or session_pb2.PACING_REAL_TIME

@@ -166,7 +166,7 @@ def test_bad_requests_get_clear_errors_and_the_session_stays_usable(models, tmp_
             with pytest.raises(NotFoundError):
                 await client.create_session(["ada", "nobody"])
             with pytest.raises(ValueError, match="fps"):
-                await client.create_session(["ada", "bo"], output={"fps": 30})
+                await client.create_session(["ada", "bo"], output={"fps": 61})
             with pytest.raises(NotFoundError):
                 async with client.converse("no-such-session") as conversation:
                     await collect(conversation, 1)
