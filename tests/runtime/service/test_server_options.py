@@ -156,3 +156,31 @@ def test_other_frame_rates_drop_or_repeat_frames_without_gaps(models, tmp_path, 
     ended = next(e for e in events if type(e).__name__ == "TurnEnded")
     assert ended.frames == len(frames)
     assert abs(len(frames) / fps - ended.duration_ms / 1000) <= 1 / fps + 1e-9
+
+
+def test_a_scripted_line_with_the_games_own_voice(models, tmp_path):
+    async def scenario():
+        manager = SessionManager(models, SqliteStore(tmp_path / "s.db"))
+        server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager))
+        await server.start()
+        client = AsyncAvatarClient(f"127.0.0.1:{port}")
+        session = await client.create_session(["ada", "bo"], output=FAST, seed=4)
+        tone = (np.sin(np.arange(22050) * 2 * np.pi * 220 / 22050) * 8000).astype(np.int16)  # 1 s at 22.05 kHz
+        events = []
+        async with client.converse(session.session_id) as conversation:
+            await conversation.scripted_line("ada", "Ha!", audio=tone, emotion="angry", sample_rate=22050)
+            async for event in conversation:
+                events.append(event)
+                if type(event).__name__ == "TurnEnded":
+                    break
+        await client.close()
+        await server.stop(None)
+        return events
+
+    events = asyncio.run(scenario())
+    ended = next(e for e in events if type(e).__name__ == "TurnEnded")
+    assert ended.frames == 25  # the game's 1 s line, resampled to 16 kHz, sets the turn's length
+    audio = np.concatenate([e.samples for e in events if type(e).__name__ == "AudioChunk"])
+    assert len(audio) == 16000 and np.abs(audio).max() > 5000  # its voice comes back, not TTS
+    started = next(e for e in events if type(e).__name__ == "TurnStarted")
+    assert started.speaker_recognized.label == "angry"
