@@ -19,9 +19,7 @@ stubs: $(VENV)/.installed
 	$(BIN)/python proto/generate.py --check >/dev/null || $(BIN)/python proto/generate.py
 
 demo: stubs
-	$(BIN)/eai-avatar info
-	$(BIN)/eai-avatar emotion "Guess what, I got the part in the play!" "You? The lead? Oh please." \
-		"Why would you say that? I worked so hard for this." "Fine. The rehearsal starts at six."
+	$(BIN)/eai-avatar demo --turns 6 --out conversation.mp4
 
 test: stubs
 	$(BIN)/ruff check .

@@ -17,6 +17,7 @@ from eai_avatar.version import __version__
 
 # name -> (module, one-line help), or for a group: name -> (one-line help, {target: (module, one-line help)})
 COMMANDS: dict[str, tuple] = {
+    "demo": ("eai_avatar.runtime.commands.demo", "two avatars hold a conversation, written to MP4 (the main job)"),
     "info": ("eai_avatar.commands.info", "show the version, the wire contract and the optional backends installed"),
     "emotion": ("eai_avatar.runtime.commands.emotion", "recognize the emotion of utterances (the paper's C)"),
     "serve": ("eai_avatar.runtime.commands.serve", "the gRPC server: conversations streamed to any client"),

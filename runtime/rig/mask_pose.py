@@ -15,6 +15,7 @@ from eai_avatar.runtime.rig.face_rig import HeadPose
 
 # The projection centre of the rig at tx = ty = 0, as fractions of the image (FaceRig.project).
 CENTRE = (0.5, 0.47)
+FULL_TRUST_ELONGATION = 0.15
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class MaskMoments:
     area: float  # pixels
     centroid: tuple[float, float]  # (x, y) pixels
     angle_deg: float  # principal axis from the image x axis, in (-90, 90]
+    elongation: float = 1.0  # (l1 - l2) / (l1 + l2) of the second moments: 0 for a disc, which has no axis
 
 
 def mask_moments(mask: np.ndarray) -> MaskMoments:
@@ -39,7 +41,9 @@ def mask_moments(mask: np.ndarray) -> MaskMoments:
     mu02 = (mask * (ys - cy) ** 2).sum() / area
     mu11 = (mask * (xs - cx) * (ys - cy)).sum() / area
     angle = 0.5 * np.degrees(np.arctan2(2 * mu11, mu20 - mu02))
-    return MaskMoments(float(area), (float(cx), float(cy)), float(angle))
+    spread = np.hypot(mu20 - mu02, 2 * mu11)  # l1 - l2 of the moment matrix
+    elongation = spread / max(mu20 + mu02, 1e-12)
+    return MaskMoments(float(area), (float(cx), float(cy)), float(angle), float(elongation))
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,9 @@ def estimate_pose_from_mask(mask: np.ndarray, reference: MaskReference) -> HeadP
     # A head is taller than wide: its principal axis is near vertical, and the change of that axis is the roll.
     roll = observed.angle_deg - ref.angle_deg
     roll = (roll + 90.0) % 180.0 - 90.0
+    # A nearly round silhouette (curly hair, a bun) has an ill-defined axis: a pixel's change swings it by tens of
+    # degrees. Trust the axis in proportion to how elongated both masks are.
+    roll *= float(np.clip(min(observed.elongation, ref.elongation) / FULL_TRUST_ELONGATION, 0.0, 1.0))
     rho = np.radians(roll)
     ref_w, ref_h = reference.size
     # the centroid's offset from the projection centre in the neutral pose, rotated and scaled as the head is

@@ -1,0 +1,178 @@
+"""The main job: two avatars hold a conversation, recorded as an MP4 with their voices and captions.
+
+It runs the product as a user would: the gRPC server in this process on the shipped bundle, and the Python SDK
+talking to it over loopback. Each video frame is both avatars side by side (the speaker framed in green, the
+listener in grey, each labelled with the emotion its face shows: Q of its node in the Interactive Talking Tree)
+above a caption band with the line being spoken. `interactive_lines` makes it a human-agent conversation instead:
+each line is the human's, the agent listens and answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from eai_avatar.media import Mp4Writer
+from eai_avatar.vocabulary import FPS, SAMPLE_RATE
+
+CAPTION_HEIGHT = 64
+BORDER = 4
+SPEAKING, LISTENING, BAND = (60, 179, 113), (150, 150, 150), (24, 24, 28)
+
+
+@dataclass
+class Caption:
+    round: int
+    speaker: str
+    listener: str
+    text: str
+    emotions: dict[str, str]  # identity -> the label its face shows (Q)
+    frames: int = 0
+
+
+@dataclass
+class DemoReport:
+    path: Path
+    frames: int
+    seconds: float
+    captions: list[Caption] = field(default_factory=list)
+
+
+def _font(size: int):
+    return ImageFont.load_default(size=size)  # Pillow's bundled font: no system font needed
+
+
+def compose(images: dict[str, np.ndarray], order: list[str], caption: Caption | None,
+            names: dict[str, str]) -> np.ndarray:  # fmt: skip
+    """Both avatars' RGB frames side by side above the caption band, as one (H + band, W * n, 3) uint8 image."""
+    height, width = next(iter(images.values())).shape[:2]
+    canvas = Image.new("RGB", (width * len(order), height + CAPTION_HEIGHT), BAND)
+    draw = ImageDraw.Draw(canvas)
+    label_font, text_font = _font(13), _font(15)
+    for slot, name in enumerate(order):
+        left = slot * width
+        if name in images:
+            canvas.paste(Image.fromarray(images[name]), (left, 0))
+        speaking = caption is not None and caption.speaker == name
+        draw.rectangle([left, 0, left + width - 1, height - 1], outline=SPEAKING if speaking else LISTENING,
+                       width=BORDER)  # fmt: skip
+        role = "speaking" if speaking else "listening"
+        emotion = caption.emotions.get(name, "neutral") if caption else "neutral"
+        label = f"{names.get(name, name)} · {role} · {emotion}"
+        box = draw.textbbox((left + 10, 8), label, font=label_font)
+        draw.rectangle([box[0] - 4, box[1] - 3, box[2] + 4, box[3] + 3], fill=(0, 0, 0))
+        draw.text((left + 10, 8), label, fill=SPEAKING if speaking else (230, 230, 230), font=label_font)
+    if caption is not None:
+        line = f"{names.get(caption.speaker, caption.speaker)}: {caption.text}"
+        wrapped = textwrap.wrap(line, width=max(20, (width * len(order)) // 9))[:2]
+        for row, text in enumerate(wrapped):
+            draw.text((12, height + 10 + row * 22), text, fill=(240, 240, 240), font=text_font)
+    return np.asarray(canvas)
+
+
+async def _converse(client, session_id: str, turns: int, lines: list[str] | None, on_event) -> None:
+    async with client.converse(session_id) as conversation:
+        expected = turns
+        if lines is None:
+            await conversation.advance(turns)
+        else:
+            expected = 2 * len(lines)  # the human's round, then the agent's answer
+            for line in lines:
+                await conversation.say(line)
+        ended = 0
+        async for event in conversation:
+            on_event(event)
+            if type(event).__name__ == "TurnEnded":
+                ended += 1
+                if ended == expected:
+                    break
+        await conversation.end()
+
+
+def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 1,
+             characters: tuple[str, str] = ("ada", "bo"), interactive_lines: Iterable[str] | None = None,
+             bundle: Path | None = None, threads: int = 2, progress: Callable | None = None) -> DemoReport:  # fmt: skip
+    """Hold the conversation and write it to `out`; returns what was said, with the emotions shown."""
+    from eai_avatar.client import AsyncAvatarClient
+    from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+    from eai_avatar.runtime.pipeline import Models
+    from eai_avatar.runtime.server import AvatarServicer, create_server
+    from eai_avatar.runtime.service.sessions import SessionManager
+    from eai_avatar.runtime.store import SqliteStore
+
+    if not 1 <= turns <= 100:
+        raise ValueError(f"--turns must be 1..100, got {turns}")
+    lines = [line.strip() for line in interactive_lines if line.strip()] if interactive_lines is not None else None
+    if lines is not None and not lines:
+        raise ValueError("an interactive demo needs at least one line from the human")
+    loaded = Bundle(bundle or default_bundle_path())
+    names = {name: loaded.identity(name).display_name for name in characters}
+    total_turns = turns if lines is None else 2 * len(lines)
+    bar = progress(total=total_turns, desc="conversation", unit="turn") if progress else None
+    state = {"caption": None, "pending": {}, "writer": None, "order": list(characters)}
+    audio = np.zeros(0, np.int16)
+    report = DemoReport(Path(out), 0, 0.0)
+
+    def on_event(event) -> None:
+        nonlocal audio
+        kind = type(event).__name__
+        if kind == "Header":
+            state["order"] = list(event.characters) if lines is None else [event.characters[1]]
+        elif kind == "TurnStarted":
+            caption = Caption(event.round, event.speaker, event.listener, event.text,
+                              {event.speaker: event.speaker_accumulated.label,
+                               event.listener: event.listener_accumulated.label})  # fmt: skip
+            state["caption"] = caption
+            report.captions.append(caption)
+        elif kind == "Frame":
+            pending = state["pending"].setdefault(event.index, {})
+            pending[event.avatar] = event.image[..., :3]
+            if set(pending) >= set(state["order"]):
+                image = compose(state["pending"].pop(event.index), state["order"], state["caption"], names)
+                if state["writer"] is None:
+                    state["writer"] = Mp4Writer(out, FPS, image.shape[1], image.shape[0], SAMPLE_RATE)
+                state["writer"].add(image)
+                if state["caption"] is not None:
+                    state["caption"].frames += 1
+        elif kind == "AudioChunk":
+            start = event.presentation_ms * SAMPLE_RATE // 1000
+            end = start + len(event.samples)
+            if end > len(audio):
+                audio = np.concatenate([audio, np.zeros(end - len(audio), np.int16)])
+            audio[start:end] = event.samples
+        elif kind == "TurnEnded" and bar:
+            bar.update(1)
+
+    async def scenario() -> None:
+        manager = SessionManager(Models(loaded, threads=threads), SqliteStore(":memory:"))
+        server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager, workers=threads))
+        await server.start()
+        client = AsyncAvatarClient(f"127.0.0.1:{port}")
+        try:
+            output = {"pacing": "as_fast_as_possible", "image_encoding": "raw_rgb"}
+            mode = "agent_agent" if lines is None else "human_agent"
+            session = await client.create_session(list(characters), mode=mode, dialogue_backend=dialogue,
+                                                  output=output, seed=seed)  # fmt: skip
+            await _converse(client, session.session_id, turns, lines, on_event)
+        finally:
+            await client.close()
+            await server.stop(None)
+            manager.store.close()
+
+    asyncio.run(scenario())
+    if bar:
+        bar.close()
+    writer = state["writer"]
+    if writer is None:
+        raise RuntimeError("the conversation produced no frames")
+    frames = writer.frames
+    audio = np.concatenate([audio, np.zeros(max(0, frames * SAMPLE_RATE // FPS - len(audio)), np.int16)])
+    writer.close(audio[: frames * SAMPLE_RATE // FPS])
+    report.frames, report.seconds = frames, frames / FPS
+    return report
