@@ -64,6 +64,7 @@ COMMANDS: dict[str, tuple] = {
     "bench": (
         "measure speed on this machine",
         {
+            "all": ("eai_avatar.runtime.commands.bench_all", "every runtime benchmark, one table (the default)"),
             "emotion": ("eai_avatar.runtime.commands.bench_emotion", "emotion recognition latency per utterance"),
             "crhmg": ("eai_avatar.runtime.commands.bench_crhmg", "CRHMG latency for one second of masks"),
             "audio2exp": ("eai_avatar.runtime.commands.bench_audio2exp", "Audio2Exp time per second of speech"),
@@ -117,6 +118,10 @@ def build_parser(chosen: tuple[str | None, str | None] = (None, None)) -> argpar
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    command, target = _chosen(argv)
+    if command and target is None and _is_group(COMMANDS[command]) and "all" in COMMANDS[command][1]:
+        if not {"-h", "--help"} & set(argv):
+            argv.insert(argv.index(command) + 1, "all")  # `eai-avatar bench --json` runs them all
     parser = build_parser(_chosen(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
