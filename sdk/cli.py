@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple] = {
     "eval": (
         "measure a model's quality on held-out data",
         {
+            "all": ("eai_avatar.export.commands.eval_all", "every quality table and the ablation (the default)"),
             "emotion": ("eai_avatar.export.commands.eval_emotion", "emotion accuracy and confusion matrix"),
             "ingest": ("eai_avatar.export.commands.eval_ingest", "video ingestion's recovery of blendshapes and poses"),
             "crhmg": ("eai_avatar.export.commands.eval_crhmg", "CRHMG vs a static mask and independent noise"),
