@@ -76,29 +76,37 @@ def compose(images: dict[str, np.ndarray], order: list[str], caption: Caption | 
     return np.asarray(canvas)
 
 
-async def _converse(client, session_id: str, turns: int, lines: list[str] | None, on_event) -> None:
+async def _converse(client, session_id: str, turns: int, lines, on_event) -> None:
+    """Agent-agent: `turns` turns. Human-agent: each line of `lines` (read as it comes, so a person can type
+    while watching), then the agent's answer."""
     async with client.converse(session_id) as conversation:
-        expected = turns
+        stream = aiter(conversation)
+
+        async def until_ended(count: int) -> None:
+            ended = 0
+            while ended < count:
+                event = await anext(stream)
+                on_event(event)
+                ended += type(event).__name__ == "TurnEnded"
+
         if lines is None:
             await conversation.advance(turns)
+            await until_ended(turns)
         else:
-            expected = 2 * len(lines)  # the human's round, then the agent's answer
-            for line in lines:
-                await conversation.say(line)
-        ended = 0
-        async for event in conversation:
-            on_event(event)
-            if type(event).__name__ == "TurnEnded":
-                ended += 1
-                if ended == expected:
-                    break
+            source = iter(lines)
+            while (line := await asyncio.to_thread(next, source, None)) is not None:
+                if line.strip():
+                    await conversation.say(line.strip())
+                    await until_ended(2)  # the human's round, then the agent's answer
         await conversation.end()
 
 
 def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 1,
              characters: tuple[str, str] = ("ada", "bo"), interactive_lines: Iterable[str] | None = None,
-             bundle: Path | None = None, threads: int = 2, progress: Callable | None = None) -> DemoReport:  # fmt: skip
-    """Hold the conversation and write it to `out`; returns what was said, with the emotions shown."""
+             bundle: Path | None = None, threads: int = 2, progress: Callable | None = None,
+             on_frame: Callable[[np.ndarray], None] | None = None) -> DemoReport:  # fmt: skip
+    """Hold the conversation and write it to `out` (and hand each composed frame to `on_frame`, e.g. a window);
+    returns what was said, with the emotions shown. `interactive_lines` is read lazily: it may be stdin."""
     from eai_avatar.client import AsyncAvatarClient
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
     from eai_avatar.runtime.pipeline import Models
@@ -108,13 +116,10 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
 
     if not 1 <= turns <= 100:
         raise ValueError(f"--turns must be 1..100, got {turns}")
-    lines = [line.strip() for line in interactive_lines if line.strip()] if interactive_lines is not None else None
-    if lines is not None and not lines:
-        raise ValueError("an interactive demo needs at least one line from the human")
+    lines = interactive_lines
     loaded = Bundle(bundle or default_bundle_path())
     names = {name: loaded.identity(name).display_name for name in characters}
-    total_turns = turns if lines is None else 2 * len(lines)
-    bar = progress(total=total_turns, desc="conversation", unit="turn") if progress else None
+    bar = progress(total=turns if lines is None else None, desc="conversation", unit="turn") if progress else None
     state = {"caption": None, "pending": {}, "writer": None, "order": list(characters)}
     audio = np.zeros(0, np.int16)
     report = DemoReport(Path(out), 0, 0.0)
@@ -138,6 +143,8 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
                 if state["writer"] is None:
                     state["writer"] = Mp4Writer(out, FPS, image.shape[1], image.shape[0], SAMPLE_RATE)
                 state["writer"].add(image)
+                if on_frame is not None:
+                    on_frame(image)
                 if state["caption"] is not None:
                     state["caption"].frames += 1
         elif kind == "AudioChunk":
@@ -170,7 +177,7 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
         bar.close()
     writer = state["writer"]
     if writer is None:
-        raise RuntimeError("the conversation produced no frames")
+        raise ValueError("the conversation produced no frames (an interactive demo needs at least one line)")
     frames = writer.frames
     audio = np.concatenate([audio, np.zeros(max(0, frames * SAMPLE_RATE // FPS - len(audio)), np.int16)])
     writer.close(audio[: frames * SAMPLE_RATE // FPS])

@@ -24,16 +24,35 @@ def run(args: argparse.Namespace) -> int:
 
     from eai_avatar.runtime.demo import run_demo
 
-    lines = None
+    lines, show = None, _window()
     if args.interactive:
         if sys.stdin.isatty():
-            sys.stderr.write(f"You are {args.characters[0]}. Type your lines, then Ctrl-D. (No display here: the "
-                             f"conversation goes to {args.out}.)\n")  # fmt: skip
-        lines = sys.stdin.read().splitlines()
+            where = "a window and " if show else ""
+            sys.stderr.write(f"You are {args.characters[0]}: type a line and press Enter, {args.characters[1]} "
+                             f"listens and answers ({where}{args.out}). Ctrl-D ends.\n")  # fmt: skip
+        lines = iter(sys.stdin.readline, "")
     report = run_demo(args.out, args.turns, args.dialogue, args.seed, tuple(args.characters), lines, args.bundle,
-                      progress=tqdm)  # fmt: skip
+                      progress=None if args.interactive else tqdm, on_frame=show)  # fmt: skip
     for caption in report.captions:
         feelings = ", ".join(f"{name} {label}" for name, label in caption.emotions.items())
         sys.stdout.write(f"{caption.round}. {caption.speaker}: {caption.text}  [{feelings}]\n")
     sys.stdout.write(f"wrote {report.path}: {report.seconds:.1f} s, {report.frames} frames\n")
     return 0
+
+
+def _window():
+    """A function that shows frames in an OpenCV window where a display and opencv exist, else None."""
+    import os
+
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.name == "nt"):
+        return None
+    try:
+        import cv2
+    except ImportError:
+        return None
+
+    def show(image) -> None:
+        cv2.imshow("EAI-Avatar", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        cv2.waitKey(1)
+
+    return show
