@@ -24,6 +24,9 @@ class RendererStudentConfig:
     channels: tuple[int, ...] = (32, 64, 96)  # at 1/fold, 1/(2 fold), 1/(4 fold) resolution
     identities: int = 4
     identity_dim: int = 32
+    # A learned picture per identity (3 x size x size, at the network's working resolution) given to the first
+    # block: the control image describes only the head, so the neck, shirt and background come from here. 0: none.
+    reference_size: int = 0
 
     def __post_init__(self):
         if len(self.channels) < 2:
@@ -64,8 +67,12 @@ class RendererStudent(nn.Module):
         self.identity_embedding = nn.Embedding(config.identities, config.identity_dim)
         self.fold = nn.PixelUnshuffle(config.fold)
         self.unfold = nn.PixelShuffle(config.fold)
+        extra = 3 if config.reference_size else 0
+        if config.reference_size:
+            size = config.reference_size
+            self.references = nn.Parameter(torch.full((config.identities, 3, size, size), 0.5))
         self.encoders = nn.ModuleList(
-            [_Block(CONTROL_CHANNELS * config.fold**2, c[0], config.identity_dim)]
+            [_Block(CONTROL_CHANNELS * config.fold**2 + extra, c[0], config.identity_dim)]
             + [_Block(c[i - 1], c[i], config.identity_dim, stride=2) for i in range(1, len(c))]
         )
         self.decoders = nn.ModuleList(
@@ -76,6 +83,12 @@ class RendererStudent(nn.Module):
     def forward(self, control: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         code = self.identity_embedding(identity)
         skips, x = [], self.fold(control)
+        if self.config.reference_size:
+            reference = self.references[identity]
+            if reference.shape[-2:] != x.shape[-2:]:
+                size = x.shape[-2:]
+                reference = nn.functional.interpolate(reference, size=size, mode="bilinear", align_corners=False)
+            x = torch.cat([x, reference], dim=1)
         for encoder in self.encoders:
             x = encoder(x, code)
             skips.append(x)

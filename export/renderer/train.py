@@ -48,7 +48,7 @@ class StudentTrainConfig:
 
 
 PRESETS = {
-    "quick": StudentTrainConfig(),
+    "quick": StudentTrainConfig(model=RendererStudentConfig(reference_size=64)),
     "full": StudentTrainConfig(
         steps=40_000,
         batch_size=32,
@@ -56,7 +56,7 @@ PRESETS = {
         every=2,
         checkpoint_every=2000,
         threads=8,
-        model=RendererStudentConfig(channels=(64, 128, 192)),
+        model=RendererStudentConfig(channels=(64, 128, 192), reference_size=64),
     ),  # fmt: skip
     "tiny": StudentTrainConfig(
         steps=20,
@@ -64,7 +64,7 @@ PRESETS = {
         crop=32,
         every=8,
         checkpoint_every=10,
-        model=RendererStudentConfig(channels=(8, 16), identity_dim=8),
+        model=RendererStudentConfig(channels=(8, 16), identity_dim=8, reference_size=8),
     ),  # fmt: skip
 }
 

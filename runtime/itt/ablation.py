@@ -40,8 +40,9 @@ def ablate(recognize: Callable[[str], object], dialogues: dict | None = None) ->
             following = lines[index + 1].emotion if index + 1 < len(lines) else None
             faces = {
                 "itt": (propagate(tree, speak.id).label, propagate(tree, listen.id).label),
-                "current_node_only": tuple(propagate(tree, n.id, PropagationOptions(current_node_only=True)).label
-                                           for n in (speak, listen)),  # fmt: skip
+                "current_node_only": tuple(
+                    propagate(tree, n.id, PropagationOptions(current_node_only=True)).label for n in (speak, listen)
+                ),  # fmt: skip
                 "without_itt": (NEUTRAL, NEUTRAL),
             }
             for variant, (speaker_face, listener_face) in faces.items():

@@ -49,11 +49,26 @@ def test_training_steps_lower_the_loss():
     assert losses[-1] < 0.6 * losses[0]
 
 
-def test_onnx_parity_with_a_dynamic_batch(tmp_path):
+@pytest.mark.parametrize("reference_size", [0, 8, 4])  # none; at the working size; resized in the graph
+def test_onnx_parity_with_a_dynamic_batch(tmp_path, reference_size):
     torch.manual_seed(0)
-    model = RendererStudent(TINY).eval()
+    model = RendererStudent(RendererStudentConfig(channels=(8, 16), identities=2, identity_dim=8,
+                                                  reference_size=reference_size)).eval()  # fmt: skip
+    if reference_size:
+        torch.nn.init.uniform_(model.references)  # identities' pictures differ, so the index must reach them
     path = export_student(model, tmp_path, size=32)
     assert parity(model, path, batch=3) < 1e-4 and parity(model, path, batch=1) < 1e-4
+
+
+def test_the_reference_picture_carries_what_the_control_does_not():
+    torch.manual_seed(0)
+    model = RendererStudent(RendererStudentConfig(channels=(8, 16), identities=2, identity_dim=8, reference_size=8))
+    control = torch.rand(1, 4, 32, 32)
+    before = model(control, torch.tensor([1]))
+    with torch.no_grad():
+        model.references[1].fill_(0.9)
+    assert not torch.allclose(before, model(control, torch.tensor([1])))
+    assert model.references.shape == (2, 3, 8, 8)
 
 
 def test_a_tiny_training_run_and_its_evaluation(tmp_path):
