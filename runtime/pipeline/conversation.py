@@ -217,7 +217,7 @@ class Conversation:
                 continue
             for offset in range(count):
                 mask = _upsample(masks[offset], size)
-                pose = estimate_pose_from_mask(mask, state.reference)
+                pose = estimate_pose_from_mask(masks[offset], state.reference)  # moments at 64x64: 14x cheaper
                 if self.render_images:
                     motion = draw_motion_image(state.rig, RigState(faces[name][offset], pose), (size, size))
                     controls.append(np.concatenate([mask[None], motion.transpose(2, 0, 1).astype(np.float32) / 255]))

@@ -27,11 +27,15 @@ class MaskMoments:
 
 
 def mask_moments(mask: np.ndarray) -> MaskMoments:
-    mask = np.asarray(mask, dtype=np.float64)
+    given = np.asarray(mask)
+    mask = given.astype(np.float64)
     if mask.ndim != 2:
         raise ValueError(f"a head mask is a 2D array, got shape {mask.shape}")
-    if mask.max() > 1.0:
+    # uint8 masks are 0..255; float masks are 0..1, and a generated one may exceed 1 by a rounding error, which
+    # must not read as the 0..255 scale (that shrank the area 255 times and the head with it).
+    if np.issubdtype(given.dtype, np.integer) or mask.max() > 1.5:
         mask = mask / 255.0
+    mask = np.clip(mask, 0.0, 1.0)
     area = mask.sum()
     if area < 4:
         raise ValueError("the head mask is empty")
