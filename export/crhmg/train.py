@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,16 +11,7 @@ import torch.nn.functional as F
 
 from eai_avatar.export.crhmg.data import load_sequences, sample_windows
 from eai_avatar.export.models.crhmg import CRHMG, CRHMGConfig
-from eai_avatar.export.training import (
-    config_dict,
-    load_checkpoint,
-    load_model,
-    pick_preset,
-    save_checkpoint,
-    save_model,
-)
-
-logger = logging.getLogger(__name__)
+from eai_avatar.export.training import TrainingLoop, load_model, pick_preset, save_model, seed_and_threads
 
 
 @dataclass(frozen=True)
@@ -76,48 +64,31 @@ def _loss(model: CRHMG, batch: torch.Tensor, config: CRHMGTrainConfig) -> tuple[
 
 def train_crhmg(data: Path, out: Path, config: CRHMGTrainConfig, progress=None, resume: bool = True) -> dict:
     """Train (or resume) into `out`: checkpoints in out/checkpoint, the final weights in out/crhmg.safetensors."""
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
+    seed_and_threads(config)
     train = load_sequences(data, "train", config.model.mask_size)
     val = load_sequences(data, "val", config.model.mask_size)
     model = CRHMG(config.model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "checkpoint"
-    start, history = 0, []
-    if resume and (checkpoint / "trainer.json").exists():
-        state = load_checkpoint(checkpoint, model, optimizer)
-        start, history = state["step"], state["history"]
-        logger.info("resuming from step %d", start)
+    loop = TrainingLoop(model, optimizer, out, config)
+    start = loop.resume() if resume else 0
     rng = np.random.default_rng(config.seed + start)
     val_batch = torch.from_numpy(sample_windows(val, 16, config.window, np.random.default_rng(12345)))
-    steps = range(start, config.steps)
-    bar = progress(steps, initial=start, total=config.steps, desc="training CRHMG", unit="step") if progress else steps
-    started = time.perf_counter()
-    for step in bar:
-        model.train()
-        batch = torch.from_numpy(sample_windows(train, config.batch_size, config.window, rng))
-        loss, logs = _loss(model, batch, config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        if progress:
-            bar.set_postfix(bce=f"{logs['bce']:.4f}", kl=f"{logs['kl']:.1f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            model.refresh_noise_shaping()
-            model.eval()
-            with torch.no_grad():
-                torch.manual_seed(0)
-                _, val_logs = _loss(model, val_batch, config)
-            history.append({"step": step + 1, "train": logs, "val": val_logs})
-            save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
-                                                           "config": config_dict(config)})  # fmt: skip
+
+    def validate() -> dict:
+        model.refresh_noise_shaping()  # the buffers the checkpoint saves and inference uses
+        torch.manual_seed(0)  # the loss draws noise: the same draw at every validation
+        return _loss(model, val_batch, config)[1]
+
+    loop.run(
+        batch=lambda: torch.from_numpy(sample_windows(train, config.batch_size, config.window, rng)),
+        loss=lambda batch: _loss(model, batch, config),
+        validate=validate,
+        progress=progress,
+        desc="training CRHMG",
+        postfix=lambda logs: {"bce": f"{logs['bce']:.4f}", "kl": f"{logs['kl']:.1f}"},
+    )
     save_model(model, out, "crhmg")
-    report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
-              "train_sequences": len(train), "val_sequences": len(val)}  # fmt: skip
-    (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return loop.finish(train_sequences=len(train), val_sequences=len(val))
 
 
 def load_crhmg(folder: Path) -> CRHMG:
