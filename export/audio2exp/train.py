@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,17 +11,8 @@ import torch.nn.functional as F
 
 from eai_avatar.export.audio2exp.data import load_examples, sample_windows
 from eai_avatar.export.models.audio2exp import Audio2Exp, Audio2ExpConfig
-from eai_avatar.export.training import (
-    config_dict,
-    load_checkpoint,
-    load_model,
-    pick_preset,
-    save_checkpoint,
-    save_model,
-)
+from eai_avatar.export.training import TrainingLoop, load_model, pick_preset, save_model, seed_and_threads
 from eai_avatar.vocabulary import ARKIT_BLENDSHAPES, LIP_SYNC_BLENDSHAPES
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -97,8 +85,7 @@ def train_audio2exp(data: Path, out: Path, config: Audio2ExpTrainConfig, progres
 
     Writes checkpoints to out/checkpoint and the final model to out/audio2exp.safetensors + out/audio2exp.json.
     """
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
+    seed_and_threads(config)
     train = load_examples(data, "train")
     try:
         val = load_examples(data, "val")
@@ -115,51 +102,23 @@ def train_audio2exp(data: Path, out: Path, config: Audio2ExpTrainConfig, progres
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps,
                                                    pct_start=0.05 if init is None else 0.0)  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "checkpoint"
-    start, history = 0, []
-    if resume and (checkpoint / "trainer.json").exists():
-        state = load_checkpoint(checkpoint, model, optimizer)
-        start, history = state["step"], state["history"]
-        for _ in range(start):
-            schedule.step()
-        logger.info("resuming from step %d", start)
+    loop = TrainingLoop(model, optimizer, out, config, schedule=schedule)
+    start = loop.resume() if resume else 0
     weights = _weights(config)
     context = model.config.context
     rng = np.random.default_rng(config.seed + start)
     val_batch = sample_windows(val, 32, config.window, context, np.random.default_rng(12345))
-    steps = range(start, config.steps)
-    bar = (
-        progress(steps, initial=start, total=config.steps, desc="training Audio2Exp", unit="step")
-        if progress
-        else steps
+    loop.run(
+        batch=lambda: sample_windows(train, config.batch_size, config.window, context, rng),
+        loss=lambda batch: _loss(model, batch, weights, config),
+        validate=lambda: _loss(model, val_batch, weights, config)[1],
+        progress=progress,
+        desc="training Audio2Exp",
+        postfix=lambda logs: {"l1": f"{logs['l1']:.4f}"},
     )
-    started = time.perf_counter()
-    for step in bar:
-        model.train()
-        loss, logs = _loss(
-            model, sample_windows(train, config.batch_size, config.window, context, rng), weights, config
-        )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        if progress:
-            bar.set_postfix(l1=f"{logs['l1']:.4f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            model.eval()
-            with torch.no_grad():
-                _, val_logs = _loss(model, val_batch, weights, config)
-            history.append({"step": step + 1, "train": logs, "val": val_logs})
-            save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
-                                                           "config": config_dict(config)})  # fmt: skip
     save_audio2exp(model, out)
-    report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
-              "train_examples": len(train), "val_examples": len(val),
-              "finetuned_from": str(init) if init else None}  # fmt: skip
-    (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return loop.finish(train_examples=len(train), val_examples=len(val),
+                       finetuned_from=str(init) if init else None)  # fmt: skip
 
 
 def save_audio2exp(model: Audio2Exp, folder: Path) -> None:
