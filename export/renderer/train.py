@@ -8,8 +8,6 @@ distillation from the teacher and supervision from ground truth together, as the
 from __future__ import annotations
 
 import json
-import logging
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,16 +18,7 @@ import torch.nn.functional as F
 from eai_avatar.export.models.renderer_student import RendererStudent, RendererStudentConfig
 from eai_avatar.export.renderer.data import identity_names, load_frames, sample_crops
 from eai_avatar.export.renderer.metrics import ssim
-from eai_avatar.export.training import (
-    config_dict,
-    load_checkpoint,
-    load_model,
-    pick_preset,
-    save_checkpoint,
-    save_model,
-)
-
-logger = logging.getLogger(__name__)
+from eai_avatar.export.training import TrainingLoop, load_model, pick_preset, save_model, seed_and_threads
 
 
 @dataclass(frozen=True)
@@ -101,8 +90,9 @@ def _distill_loss(model: RendererStudent, samples: dict, count: int, rng: np.ran
 
 def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=None, resume: bool = True,
                   teacher_samples: Path | None = None) -> dict:  # fmt: skip
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
+    """Train (or resume) into `out`: checkpoints in out/checkpoint, the final weights in out/renderer.safetensors;
+    with `teacher_samples`, distilling from the teacher as well."""
+    seed_and_threads(config)
     names = identity_names(data)
     config = replace(config, model=replace(config.model, identities=len(names)))  # one embedding per identity
     train, val = load_frames(data, "train", config.every), load_frames(data, "val", config.every)
@@ -111,49 +101,31 @@ def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=No
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps,
                                                    pct_start=0.05)  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
+    loop = TrainingLoop(model, optimizer, out, config, schedule=schedule, clip=None)
     (out / "identities.json").write_text(json.dumps(names), encoding="utf-8")
-    checkpoint, start, history = out / "checkpoint", 0, []
-    if resume and (checkpoint / "trainer.json").exists():
-        state = load_checkpoint(checkpoint, model, optimizer)
-        start, history = state["step"], state["history"]
-        for _ in range(start):
-            schedule.step()
+    start = loop.resume() if resume else 0
     rng = np.random.default_rng(config.seed + start)
     val_batch = sample_crops(val, 16, config.crop, np.random.default_rng(12345))
-    steps = range(start, config.steps)
-    bar = (
-        progress(steps, initial=start, total=config.steps, desc="training the renderer", unit="step")
-        if progress
-        else steps
-    )
-    started = time.perf_counter()
-    for step in bar:
-        model.train()
-        loss, logs = _loss(model, sample_crops(train, config.batch_size, config.crop, rng), config)
+
+    def loss(batch: dict) -> tuple[torch.Tensor, dict]:
+        total, logs = _loss(model, batch, config)
         if samples is not None:
             distill = _distill_loss(model, samples, config.batch_size, rng)
-            loss = loss + config.distill_weight * distill
+            total = total + config.distill_weight * distill
             logs["distill"] = distill.item()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        if progress:
-            bar.set_postfix(l1=f"{logs['l1']:.4f}", ssim=f"{logs['ssim']:.3f}")
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps:
-            model.eval()
-            with torch.no_grad():
-                _, val_logs = _loss(model, val_batch, config)
-            history.append({"step": step + 1, "train": logs, "val": val_logs})
-            save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
-                                                           "config": config_dict(config)})  # fmt: skip
+        return total, logs
+
+    loop.run(
+        batch=lambda: sample_crops(train, config.batch_size, config.crop, rng),
+        loss=loss,
+        validate=lambda: _loss(model, val_batch, config)[1],
+        progress=progress,
+        desc="training the renderer",
+        postfix=lambda logs: {"l1": f"{logs['l1']:.4f}", "ssim": f"{logs['ssim']:.3f}"},
+    )
     save_model(model, out, "renderer")
-    report = {"steps": config.steps, "seconds_this_run": round(time.perf_counter() - started, 1), "history": history,
-              "train_frames": len(train["rgb"]), "identities": names,
-              "teacher_samples": len(samples["teacher"]) if samples else 0}  # fmt: skip
-    (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+    return loop.finish(train_frames=len(train["rgb"]), identities=names,
+                       teacher_samples=len(samples["teacher"]) if samples else 0)  # fmt: skip
 
 
 def load_student(folder: Path) -> RendererStudent:
