@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,9 +19,7 @@ import torch.nn.functional as F
 
 from eai_avatar.export.models.renderer_teacher import RendererTeacher, RendererTeacherConfig
 from eai_avatar.export.renderer.data import identity_names, load_frames
-from eai_avatar.export.training import config_dict, load_checkpoint, load_model, pick_preset, save_checkpoint
-
-logger = logging.getLogger(__name__)
+from eai_avatar.export.training import TrainingLoop, load_model, pick_preset, save_model, seed_and_threads
 
 TEACHER_STEM = "renderer_teacher"
 
@@ -106,8 +102,7 @@ def train_teacher(data: Path, out: Path, config: TeacherTrainConfig, identity: s
     """Eq. 12 on `identity`'s training frames (every identity's, one token each, when None)."""
     if config.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError("this preset trains on a GPU (device cuda) and none is visible; use --device cpu")
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
+    seed_and_threads(config)
     names = identity_names(data)
     trained_on = [identity] if identity else names
     config = replace(config, model=replace(config.model, identities=len(trained_on)))
@@ -117,67 +112,35 @@ def train_teacher(data: Path, out: Path, config: TeacherTrainConfig, identity: s
     model = RendererTeacher(config.model).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    checkpoint, start, history = out / "checkpoint", 0, []
-    resuming = resume and (checkpoint / "trainer.json").exists()
+    loop = TrainingLoop(model, optimizer, out, config, ema=ema, ema_decay=config.ema_decay,
+                        max_seconds=config.max_seconds)  # fmt: skip
+    resuming = resume and loop.has_checkpoint
     if resuming and json.loads((out / "identities.json").read_text(encoding="utf-8")) != trained_on:
         before = json.loads((out / "identities.json").read_text(encoding="utf-8"))
         raise ValueError(f"the checkpoint in {out} was trained on {', '.join(before)}, not {', '.join(trained_on)}: "
                          "pass the same --identity, or --no-resume to start over")  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
     (out / "identities.json").write_text(json.dumps(trained_on), encoding="utf-8")
-    if resuming:
-        state = load_checkpoint(checkpoint, model, optimizer)
-        start, history = state["step"], state["history"]
-        ema.load_state_dict(model.state_dict())
+    start = loop.resume() if resuming else 0
     generator = torch.Generator(device=device).manual_seed(config.seed + start)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda"))
-    steps = range(start, config.steps)
-    bar = (
-        progress(steps, initial=start, total=config.steps, desc="training the teacher", unit="step")
-        if progress
-        else steps
-    )
-    started, step, recent = time.perf_counter(), start, []
-    for step in bar:
-        model.train()
-        picks = torch.randint(len(train["rgb"]), (config.batch_size,), generator=generator, device=device)
+
+    def loss(picks: torch.Tensor) -> tuple[torch.Tensor, dict]:
         with autocast:
-            loss = model.loss(train["rgb"][picks].float() / 255.0, train["control"][picks].float() / 255.0,
-                              tokens[picks], generator=generator)  # fmt: skip
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        decay = min(config.ema_decay, (1 + step) / (10 + step))  # the average warms up with training
-        with torch.no_grad():
-            for averaged, current in zip(ema.parameters(), model.parameters(), strict=True):
-                averaged.lerp_(current, 1 - decay)
-        recent.append(loss.item())
-        if progress:
-            bar.set_postfix(loss=f"{np.mean(recent[-50:]):.4f}")
-        timed_out = config.max_seconds is not None and time.perf_counter() - started > config.max_seconds
-        if (step + 1) % config.checkpoint_every == 0 or step + 1 == config.steps or timed_out:
-            history.append({"step": step + 1, "loss": float(np.mean(recent[-200:]))})
-            save_checkpoint(checkpoint, model, optimizer, {"step": step + 1, "history": history,
-                                                           "config": config_dict(config)})  # fmt: skip
-            _save_teacher(ema, out)
-        if timed_out:
-            logger.warning("stopped at step %d: the %s s time box ran out", step + 1, config.max_seconds)
-            break
-    seconds = round(time.perf_counter() - started, 1)
-    report = {"steps_done": history[-1]["step"] if history else start, "steps": config.steps,
-              "seconds_this_run": seconds, "history": history, "train_frames": len(train["rgb"]),
-              "identities": trained_on, "device": device,
-              "device_name": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-              "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
-    (out / "train_report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return report
+            total = model.loss(train["rgb"][picks].float() / 255.0, train["control"][picks].float() / 255.0,
+                               tokens[picks], generator=generator)  # fmt: skip
+        return total, {"loss": total.item()}
 
-
-def _save_teacher(model: RendererTeacher, out: Path) -> None:
-    from eai_avatar.export.training import save_model
-
-    save_model(model, out, TEACHER_STEM)
+    loop.run(
+        batch=lambda: torch.randint(len(train["rgb"]), (config.batch_size,), generator=generator, device=device),
+        loss=loss,
+        progress=progress,
+        desc="training the teacher",
+        postfix=lambda logs: {"loss": f"{loop.mean_loss(50):.4f}"},
+        on_checkpoint=lambda step: save_model(ema, out, TEACHER_STEM),  # a stopped run leaves a usable teacher
+    )
+    return loop.finish(steps_done=loop.step, train_frames=len(train["rgb"]), identities=trained_on,
+                       device=device, device_name=torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
+                       parameters=sum(p.numel() for p in model.parameters()))  # fmt: skip
 
 
 def load_teacher(folder: Path, device: str = "cpu") -> tuple[RendererTeacher, list[str]]:
