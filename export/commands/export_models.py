@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--int8 calibrates on real frames: give --data (a dataset or frame pack)")
     manifest = build_bundle(args.out, args.crhmg, args.audio2exp, args.renderer, precision, data=args.data,
                             progress=tqdm)  # fmt: skip
-    summary = {name: m["export"] | {"bytes": m["bytes"]} for name, m in manifest["models"].items()}
+    summary = {name: m.export | {"bytes": m.bytes} for name, m in manifest.models.items()}
     total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    sys.stdout.write(json.dumps({"bundle": str(args.out), "models": summary, "identities": list(manifest["identities"]),
+    sys.stdout.write(json.dumps({"bundle": str(args.out), "models": summary, "identities": list(manifest.identities),
                                  "total_bytes": total}, indent=1) + "\n")  # fmt: skip
     if args.triton_repo:
         from eai_avatar.export.triton import write_triton_repository

@@ -66,6 +66,46 @@ def test_an_exported_bundle_verifies_and_round_trips(bundle_dir):
         bundle.identity("nobody")
 
 
+def test_an_exported_manifest_has_the_shipped_manifests_keys(bundle_dir):
+    from eai_avatar.runtime.bundle import Manifest, default_bundle_path
+
+    exported = json.loads((bundle_dir / "manifest.json").read_text())
+    shipped = json.loads((default_bundle_path() / "manifest.json").read_text())
+    assert list(exported) == list(shipped)
+    for table in ("models", "assets"):
+        assert list(exported[table]) == list(shipped[table])
+        for name, entry in exported[table].items():
+            assert list(entry) == list(shipped[table][name])
+    assert list(exported["models"]["renderer"]["inputs"][0]) == list(shipped["models"]["renderer"]["inputs"][0])
+    assert list(exported["identities"]) == ["ada", "bo"]  # the tiny renderer's identities
+    assert list(exported["identities"]["bo"]) == list(shipped["identities"]["bo"])
+    assert list(exported["files"]) == list(shipped["files"])[:4]
+    assert list(exported["files"]["identities/bo/rig.json"]) == list(shipped["files"]["identities/bo/rig.json"])
+    assert list(exported["embedder"]) == list(shipped["embedder"])
+    assert Manifest.read(bundle_dir).to_json() == exported
+
+
+def test_a_tensorrt_plan_is_recorded_in_the_manifest_and_verified(copy, monkeypatch):
+    from dataclasses import replace
+
+    from eai_avatar.runtime.bundle import Manifest, TensorRTPlan
+
+    plan = copy / "tensorrt" / "sm_90" / "renderer.plan"
+    plan.parent.mkdir(parents=True)
+    plan.write_bytes(b"plan")
+    manifest = Manifest.read(copy)
+    entry = TensorRTPlan.measure(copy, plan, precision="fp16", tensorrt="10.0")
+    replace(manifest, tensorrt={"sm_90": {"renderer": entry}}).write(copy)
+    recorded = json.loads((copy / "manifest.json").read_text())["tensorrt"]
+    assert recorded == {"sm_90": {"renderer": {"path": "tensorrt/sm_90/renderer.plan", "sha256": entry.sha256,
+                                               "bytes": 4, "precision": "fp16", "tensorrt": "10.0"}}}  # fmt: skip
+    monkeypatch.setattr("eai_avatar.runtime.engines.gpu_arch.current_sm_arch", lambda: "sm_90")
+    assert Bundle(copy).tensorrt_plan("renderer") == copy / "tensorrt" / "sm_90" / "renderer.plan"
+    plan.write_bytes(b"PLAN")
+    with pytest.raises(BundleError, match="TensorRT sm_90 renderer: .* does not match its sha256"):
+        Bundle(copy)
+
+
 def test_fp16_weights_halve_the_file(checkpoints, tmp_path):
     from eai_avatar.export.crhmg.export import export_crhmg
     from eai_avatar.export.crhmg.train import load_crhmg
