@@ -8,10 +8,10 @@ frames meet), time axes from the shortest the model accepts to a few seconds. Ne
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
-from eai_avatar.runtime.bundle import MANIFEST, Bundle, sha256_file
+from eai_avatar.runtime.bundle import Bundle, TensorRTPlan
 from eai_avatar.runtime.engines.gpu_arch import current_sm_arch
 
 #: (min, opt, max) per named dynamic axis; the time axes in frames at 25 fps.
@@ -70,9 +70,6 @@ def build_engines(bundle_dir: Path) -> Path:
             raise RuntimeError(f"TensorRT failed to build {name} (see its log above)")
         path = folder / f"{name}.plan"
         path.write_bytes(bytes(serialized))
-        plans[name] = {"path": str(path.relative_to(bundle.root)), "sha256": sha256_file(path),
-                       "bytes": path.stat().st_size, "precision": "fp16", "tensorrt": tensorrt.__version__}  # fmt: skip
-    manifest = json.loads((bundle.root / MANIFEST).read_text(encoding="utf-8"))
-    manifest.setdefault("tensorrt", {})[arch] = plans
-    (bundle.root / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        plans[name] = TensorRTPlan.measure(bundle.root, path, precision="fp16", tensorrt=tensorrt.__version__)
+    replace(bundle.manifest, tensorrt={**bundle.manifest.tensorrt, arch: plans}).write(bundle.root)
     return folder
