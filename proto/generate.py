@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import shutil
 import sys
 import tempfile
@@ -57,6 +58,8 @@ def generate(out_dir: Path = DEFAULT_OUT) -> list[Path]:
             dst = out_dir / src.name
             if not dst.exists() or not filecmp.cmp(src, dst, shallow=False):
                 shutil.copyfile(src, dst)
+            else:
+                os.utime(dst)  # current: a comment-only edit of a .proto changes no stub, and must not read as stale
             written.append(dst)
     return written
 

@@ -111,7 +111,7 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
-    from eai_avatar.runtime.service.sessions import SessionManager
+    from eai_avatar.runtime.sessions import SessionManager
     from eai_avatar.runtime.store import SqliteStore
 
     if not 1 <= turns <= 100:

@@ -1,117 +1,42 @@
-"""The gRPC server: the AvatarService of the v1 contract plus standard health checking and reflection.
+"""The gRPC server: the AvatarService of the v1 contract plus standard health checking and reflection (v1 and
+v1alpha).
 
 `create_server(address, servicer)` builds and binds a server without starting it and returns `(server, port)`, so
 tests bind port 0 and learn the real port (the grpc asyncio examples' pattern). With a `token`, every call but
 health checking and reflection needs the metadata `authorization: Bearer <token>` (else UNAUTHENTICATED); with
-`tls` (certificate chain and key, PEM) the port is TLS.
+`tls` (certificate chain and key, PEM) the port is TLS. Requests that are not valid messages are answered
+INVALID_ARGUMENT (`service/decoding.py`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import logging
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
 
-from eai_avatar import vocabulary
-from eai_avatar.runtime.itt.serialization import tree_to_proto
-from eai_avatar.runtime.service.converse import ConverseStream
-from eai_avatar.runtime.service.sessions import RequestError, SessionManager
-from eai_avatar.v1 import SERVICE_NAME, service_pb2, service_pb2_grpc, session_pb2
+from eai_avatar.runtime.service.decoding import DecodeGuard
+from eai_avatar.runtime.service.servicer import AvatarServicer
+from eai_avatar.v1 import SERVICE_NAME, service_pb2, service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 << 20  # a client event larger than this gets RESOURCE_EXHAUSTED from gRPC itself
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
-
-class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
-    """The v1 AvatarService. Without a session manager (no bundle loaded) only ListIdentities answers."""
-
-    def __init__(self, identities: Sequence[session_pb2.Identity] = (), manager: SessionManager | None = None,
-                 workers: int = 2, publisher=None):  # fmt: skip
-        self.manager, self.publisher = manager, publisher
-        if manager is not None and not identities:
-            bundle = manager.models.bundle
-            size = manager.models.image_size
-            identities = [session_pb2.Identity(name=i.name, display_name=i.display_name, default_voice=i.voice,
-                                               native_width=size, native_height=size)
-                          for i in bundle.identities.values()]  # fmt: skip
-        self._identities = list(identities)
-        # Model work runs here, off the event loop, so health checks and other sessions' I/O stay responsive.
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eai-avatar-model")
-
-    async def ListIdentities(self, request, context):  # noqa: N802 - the contract's method name
-        return session_pb2.ListIdentitiesResponse(
-            identities=self._identities,
-            emotions=vocabulary.EMOTIONS,
-            blendshape_names=vocabulary.ARKIT_BLENDSHAPES,
-        )
-
-    async def _manager(self, context) -> SessionManager:
-        if self.manager is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "this server has no engine bundle loaded")
-        return self.manager
-
-    async def CreateSession(self, request, context):  # noqa: N802
-        manager = await self._manager(context)
-        try:
-            session_id, settings = await asyncio.get_running_loop().run_in_executor(
-                self.executor, manager.create, request
-            )
-        except RequestError as error:
-            await context.abort(error.code, str(error))
-        characters = [
-            session_pb2.Character(identity=name, voice=settings.voices[name], persona=settings.personas[name])
-            for name in settings.characters
-        ]
-        return session_pb2.CreateSessionResponse(session_id=session_id, characters=characters, output=settings.output)
-
-    async def _session(self, session_id: str, context):
-        manager = await self._manager(context)
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, manager.get, session_id)
-        except RequestError as error:
-            await context.abort(error.code, str(error))
-
-    async def GetTree(self, request, context):  # noqa: N802
-        session = await self._session(request.session_id, context)
-        return tree_to_proto(session.conversation.tree, session.id)
-
-    async def CloseSession(self, request, context):  # noqa: N802
-        manager = await self._manager(context)
-        try:
-            rounds = await asyncio.get_running_loop().run_in_executor(self.executor, manager.close, request.session_id)
-        except RequestError as error:
-            await context.abort(error.code, str(error))
-        return session_pb2.CloseSessionResponse(rounds=rounds)
-
-    async def Converse(self, request_iterator, context):  # noqa: N802
-        manager = await self._manager(context)
-        first = await anext(aiter(request_iterator), None)
-        if first is None or first.WhichOneof("event") != "attach":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first event of a stream must be attach")
-        session = await self._session(first.attach.session_id, context)
-        stream = ConverseStream(session, request_iterator, manager.store, self.executor, self.publisher)
-        try:
-            async for event in stream.events():
-                yield event
-        except Exception:  # a bug in one stream must not take the server down; the client gets INTERNAL
-            logger.exception("stream of session %s failed", session.id)
-            await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this stream (logged)")
+__all__ = ["AvatarServicer", "TokenAuth", "create_server"]
 
 
 class TokenAuth(grpc.aio.ServerInterceptor):
     """Bearer-token check on every call except health checking and reflection."""
 
     def __init__(self, token: str):
-        if not token:
-            raise ValueError("an auth token must be a non-empty string")
+        if not isinstance(token, str) or not token.strip():
+            raise ValueError("an auth token must be a non-empty string (an empty one would turn authentication off)")
         self._expected = f"Bearer {token}".encode()
 
     async def intercept_service(self, continuation, details):
@@ -140,22 +65,57 @@ class TokenAuth(grpc.aio.ServerInterceptor):
         return factory(deny_unary)
 
 
+def _add_reflection_v1(server: grpc.aio.Server, service_names: tuple[str, ...]) -> None:
+    """Serve grpc.reflection.v1 beside v1alpha (current grpcurl asks v1 first). The two protocols are the same
+    messages under another package name, so v1 is v1alpha's servicer behind v1's method name, and v1's file is
+    v1alpha's descriptor renamed into the descriptor pool (so clients can describe the reflection service too)."""
+    pool = descriptor_pool.Default()
+    try:
+        pool.FindServiceByName(REFLECTION_V1)
+    except KeyError:
+        file = descriptor_pb2.FileDescriptorProto()
+        reflection_pb2.DESCRIPTOR.CopyToProto(file)
+        file.name, file.package = "grpc/reflection/v1/reflection.proto", "grpc.reflection.v1"
+        for message in file.message_type:
+            for field in message.field:
+                if field.HasField("type_name"):
+                    field.type_name = field.type_name.replace(".grpc.reflection.v1alpha.", ".grpc.reflection.v1.")
+        for service in file.service:
+            for method in service.method:
+                method.input_type = method.input_type.replace("v1alpha", "v1")
+                method.output_type = method.output_type.replace("v1alpha", "v1")
+        pool.Add(file)
+    servicer = reflection.aio.ReflectionServicer(service_names)
+    handler = grpc.stream_stream_rpc_method_handler(
+        servicer.ServerReflectionInfo,
+        request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+        response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+    )
+    generic = grpc.method_handlers_generic_handler(REFLECTION_V1, {"ServerReflectionInfo": handler})
+    server.add_generic_rpc_handlers((generic,))
+
+
 async def create_server(
     address: str = "127.0.0.1:0",
     servicer: service_pb2_grpc.AvatarServiceServicer | None = None,
     token: str | None = None,
     tls: tuple[bytes, bytes] | None = None,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
 ) -> tuple[grpc.aio.Server, int]:
     """Build an asyncio gRPC server on `address` ("host:port"; port 0 picks a free one).
 
     Returns the server, not yet started, and the bound port. Health reports SERVING for "" and for the
-    AvatarService as soon as the caller starts it. `tls` is (certificate chain PEM, private key PEM).
+    AvatarService as soon as the caller starts it. `tls` is (certificate chain PEM, private key PEM). A `token`
+    that is empty is refused: it would mean "no authentication" to a reader of the command line.
     """
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit():
         raise ValueError(f"address must be HOST:PORT, e.g. 127.0.0.1:50051; got {address!r}")
-    options = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
-    server = grpc.aio.server(interceptors=[TokenAuth(token)] if token else None, options=options)
+    interceptors = [DecodeGuard(f"/{SERVICE_NAME}/")]
+    if token is not None:
+        interceptors.insert(0, TokenAuth(token))
+    options = [("grpc.max_receive_message_length", max_message_bytes)]
+    server = grpc.aio.server(interceptors=interceptors, options=options)
     service_pb2_grpc.add_AvatarServiceServicer_to_server(servicer or AvatarServicer(), server)
 
     health_servicer = health.aio.HealthServicer()
@@ -166,8 +126,10 @@ async def create_server(
         service_pb2.DESCRIPTOR.services_by_name["AvatarService"].full_name,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
+        REFLECTION_V1,
     )
     reflection.enable_server_reflection(service_names, server)
+    _add_reflection_v1(server, service_names)
 
     if tls:
         port = server.add_secure_port(address, grpc.ssl_server_credentials([(tls[1], tls[0])]))

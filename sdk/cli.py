@@ -138,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     label = f"{args.command} {args.target}" if _is_group(entry) else args.command
     try:
         return int(importlib.import_module(module_path).run(args) or 0)
-    except (ValueError, LookupError, FileNotFoundError, ImportError) as exc:
-        # Errors at the edge: a clear one-line message and a non-zero exit, no traceback for bad input.
+    except (ValueError, LookupError, OSError, ImportError, RuntimeError) as exc:
+        # Errors at the edge (bad input, a port in use, a backend this machine lacks): one clear line and a
+        # non-zero exit; the traceback only with --verbose.
+        logging.getLogger("eai_avatar").debug("%s failed", label, exc_info=True)
         message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
         sys.stderr.write(f"eai-avatar {label}: error: {message}\n")
         return 2

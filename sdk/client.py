@@ -33,6 +33,7 @@ from eai_avatar.events import (
     Frame,
     Header,
     HeadPose,
+    HumanSpeech,
     SavedVideo,
     Status,
     StreamEnd,
@@ -57,6 +58,7 @@ __all__ = [
     "Frame",
     "Header",
     "HeadPose",
+    "HumanSpeech",
     "Identities",
     "IdentityInfo",
     "InvalidRequestError",
@@ -90,6 +92,7 @@ _OUTPUT_SWITCHES = (
     "include_blendshapes",
     "include_head_pose",
     "include_listener_frames",
+    "include_human_avatar",
 )
 
 
@@ -216,8 +219,8 @@ def _output_dict(options: session_pb2.OutputOptions) -> dict[str, Any]:
         "jpeg_quality": options.jpeg_quality,
     }
     for name in _OUTPUT_SWITCHES:
-        # The contract's default for an unset switch is on.
-        result[name] = getattr(options, name) if options.HasField(name) else True
+        # The contract's default for an unset switch is on, but for the human's own avatar.
+        result[name] = getattr(options, name) if options.HasField(name) else name != "include_human_avatar"
     return result
 
 
@@ -305,6 +308,18 @@ def _session_id(session_id: Any) -> str:
     if not isinstance(session_id, str) or not session_id:
         raise ValueError(f"session_id must be a non-empty string, got {session_id!r}")
     return session_id
+
+
+def _tree_request(session_id: str, after_node: int, max_nodes: int) -> tree_pb2.GetTreeRequest:
+    for name, value in (("after_node", after_node), ("max_nodes", max_nodes)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return tree_pb2.GetTreeRequest(session_id=_session_id(session_id), after_node=after_node, max_nodes=max_nodes)
+
+
+def _merge_page(tree: tree_pb2.TalkingTree, page: tree_pb2.TalkingTree) -> None:
+    tree.nodes.extend(page.nodes)
+    tree.more, tree.last_node = page.more, page.last_node
 
 
 def _pcm16(samples: Any, sample_rate: int, what: str) -> tuple[np.ndarray, int]:
@@ -507,6 +522,8 @@ class Conversation:
                 raise StopIteration from None
             raise self._client._fail(err, "Converse") from None
         event = from_proto(message)
+        if event is None:  # an event this client does not know: skipped
+            return next(self)
         if isinstance(event, Header):
             self.header = event
         return event
@@ -574,8 +591,16 @@ class AvatarClient(_ClientBase):
         return self._unary("CloseSession", request).rounds
 
     def get_tree(self, session_id: str) -> tree_pb2.TalkingTree:
-        """The session's Interactive Talking Tree, as the wire's TalkingTree message."""
-        return self._unary("GetTree", tree_pb2.GetTreeRequest(session_id=_session_id(session_id)))
+        """The session's whole Interactive Talking Tree (every page), as the wire's TalkingTree message."""
+        tree = self.get_tree_page(session_id)
+        while tree.more:
+            _merge_page(tree, self.get_tree_page(session_id, after_node=tree.nodes[-1].id))
+        return tree
+
+    def get_tree_page(self, session_id: str, after_node: int = 0, max_nodes: int = 0) -> tree_pb2.TalkingTree:
+        """The nodes after `after_node`, at most `max_nodes` (0: the server's page limit); `.more` says if others
+        follow."""
+        return self._unary("GetTree", _tree_request(session_id, after_node, max_nodes))
 
     def converse(self, session_id: str) -> Conversation:
         """Open a Converse stream attached to `session_id`."""
@@ -697,6 +722,8 @@ class AsyncConversation:
             self._finish()
             raise StopAsyncIteration
         event = from_proto(message)
+        if event is None:  # an event this client does not know: skipped
+            return await self.__anext__()
         if isinstance(event, Header):
             self.header = event
         return event
@@ -781,7 +808,14 @@ class AsyncAvatarClient(_ClientBase):
         return (await self._unary("CloseSession", request)).rounds
 
     async def get_tree(self, session_id: str) -> tree_pb2.TalkingTree:
-        return await self._unary("GetTree", tree_pb2.GetTreeRequest(session_id=_session_id(session_id)))
+        """See AvatarClient.get_tree."""
+        tree = await self.get_tree_page(session_id)
+        while tree.more:
+            _merge_page(tree, await self.get_tree_page(session_id, after_node=tree.nodes[-1].id))
+        return tree
+
+    async def get_tree_page(self, session_id: str, after_node: int = 0, max_nodes: int = 0) -> tree_pb2.TalkingTree:
+        return await self._unary("GetTree", _tree_request(session_id, after_node, max_nodes))
 
     def converse(self, session_id: str) -> AsyncConversation:
         """Open a Converse stream attached to `session_id` (needs a running event loop)."""

@@ -1,8 +1,9 @@
 """Typed server events of the Converse stream, and `save_mp4` to turn a stream into a video with sound.
 
-`from_proto(ServerEvent)` gives one of `Header`, `TurnStarted`, `Frame`, `AudioChunk`, `TurnEnded`, `Status` or
-`StreamEnd`. Enums become lower-case strings ("speak", "jpeg", "warning"), images become numpy arrays and
-audio becomes int16 numpy samples, so a caller never touches protobuf.
+`from_proto(ServerEvent)` gives one of `Header`, `TurnStarted`, `HumanSpeech`, `Frame`, `AudioChunk`,
+`TurnEnded`, `Status` or `StreamEnd`, or None for an event this client does not know (a newer server's
+addition; the conversation skips it). Enums become lower-case strings ("speak", "jpeg", "warning"), images
+become numpy arrays and audio becomes int16 numpy samples, so a caller never touches protobuf.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class Header:
     image_encoding: str  # "jpeg", "png", "raw_rgb", "raw_rgba" or "" (server default, JPEG)
     characters: tuple[str, ...]
     rounds_so_far: int
+    clock_ms: int = 0  # the session's presentation clock at attach: the next turn starts here
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,16 @@ class AudioChunk:
 
 
 @dataclass(frozen=True)
+class HumanSpeech:
+    """A human began an utterance: frames from `start_ms` on belong to the round it becomes."""
+
+    round: int
+    speaker: str
+    start_ms: int
+    transcript: str = ""
+
+
+@dataclass(frozen=True)
 class TurnEnded:
     round: int
     frames: int  # frames per avatar in the turn
@@ -147,7 +159,7 @@ class StreamEnd:
     reason: str
 
 
-Event = Header | TurnStarted | Frame | AudioChunk | TurnEnded | Status | StreamEnd
+Event = Header | TurnStarted | HumanSpeech | Frame | AudioChunk | TurnEnded | Status | StreamEnd
 
 
 def _emotion(message: common_pb2.Emotion, present: bool) -> EmotionInfo | None:
@@ -193,8 +205,9 @@ def decode_image(data: bytes, encoding: str, width: int, height: int) -> np.ndar
     raise ValueError(f"unknown image encoding {encoding!r}; expected one of {names}")
 
 
-def from_proto(event: converse_pb2.ServerEvent) -> Event:
-    """Convert a ServerEvent into its typed event. Raises ValueError for an empty event or an undecodable image."""
+def from_proto(event: converse_pb2.ServerEvent) -> Event | None:
+    """Convert a ServerEvent into its typed event; None for an event this client does not know. Raises ValueError
+    for an undecodable image or audio."""
     kind = event.WhichOneof("event")
     if kind == "header":
         h = event.header
@@ -208,7 +221,11 @@ def from_proto(event: converse_pb2.ServerEvent) -> Event:
             image_encoding=ENCODINGS.get(h.image_encoding, ""),
             characters=tuple(h.characters),
             rounds_so_far=h.rounds_so_far,
+            clock_ms=h.clock_ms,
         )
+    if kind == "human_speech":
+        m = event.human_speech
+        return HumanSpeech(m.round, m.speaker, m.start_ms, m.transcript)
     if kind == "turn_started":
         t = event.turn_started
         return TurnStarted(
@@ -262,7 +279,8 @@ def from_proto(event: converse_pb2.ServerEvent) -> Event:
         return Status(_STATUS_CODES.get(s.code, ""), s.message, s.grpc_code)
     if kind == "end":
         return StreamEnd(event.end.reason)
-    raise ValueError("server event carries no event (an empty oneof); is the server newer than this client?")
+    logger.debug("skipping a server event this client does not know (a newer server?)")
+    return None
 
 
 # ---------------------------------------------------------------- MP4

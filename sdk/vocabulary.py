@@ -56,6 +56,10 @@ SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
 IMAGE_SIZE = (256, 256)
 #: Version of the wire contract (proto package eai_avatar.v1).
 CONTRACT_VERSION = "v1"
+#: Longest utterance the contract takes (UserText, ScriptedLine, transcripts), in characters.
+MAX_TEXT_CHARS = 2000
+#: Sample rates the contract accepts from clients, Hz; the server resamples to SAMPLE_RATE.
+MIN_CLIENT_SAMPLE_RATE, MAX_CLIENT_SAMPLE_RATE = 8_000, 48_000
 
 
 def emotion_index(name: str) -> int:

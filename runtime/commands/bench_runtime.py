@@ -21,10 +21,11 @@ LINES = ("Did you bring the camera back?", "I did, it is in my bag, thanks again
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", type=Path, help="engine bundle (default: the one that ships)")
+    from eai_avatar.runtime.commands.serve import add_config_arguments
+
+    add_config_arguments(parser)
     parser.add_argument("--turns", type=int, default=5, help="timed turns for first-frame latency")
     parser.add_argument("--max-sessions", type=int, default=4, help="most concurrent sessions to try")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
 
 
@@ -55,14 +56,17 @@ async def _bench(args: argparse.Namespace) -> dict:
 
     from eai_avatar.client import AsyncAvatarClient
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+    from eai_avatar.runtime.commands.serve import load_config
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
-    from eai_avatar.runtime.service.sessions import SessionManager
+    from eai_avatar.runtime.sessions import SessionManager
     from eai_avatar.runtime.store import SqliteStore
 
-    models = Models(Bundle(args.bundle or default_bundle_path()), threads=args.threads)
-    manager = SessionManager(models, SqliteStore(":memory:"))
-    server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager, workers=args.threads))
+    config = load_config(args)
+    args.threads = config.threads
+    models = Models(Bundle(config.bundle or default_bundle_path()), config)
+    manager = SessionManager(models, SqliteStore(":memory:"), config)
+    server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager, workers=config.threads))
     await server.start()
     client = AsyncAvatarClient(f"127.0.0.1:{port}")
     output = {"pacing": "as_fast_as_possible", "image_encoding": "jpeg"}
@@ -100,7 +104,8 @@ async def _bench(args: argparse.Namespace) -> dict:
 def run(args: argparse.Namespace) -> int:
     if args.turns < 1 or args.max_sessions < 1:
         raise ValueError("--turns and --max-sessions must be at least 1")
-    result = {"benchmark": "runtime", "machine": machine(), "threads": args.threads, **asyncio.run(_bench(args))}
+    measured = asyncio.run(_bench(args))
+    result = {"benchmark": "runtime", "machine": machine(), "threads": args.threads, **measured}
     text = (f"runtime over loopback ({result['machine']}): first frame {result['first_frame_ms_median']} ms median, "
             f"real-time factor {result['real_time_factor']} (two avatars, 256x256, JPEG), "
             f"{result['sessions_at_real_time']} session(s) at real time, "

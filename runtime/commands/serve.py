@@ -1,62 +1,110 @@
-"""`eai-avatar serve`: the gRPC server that holds conversations and streams the avatars (Ctrl-C stops it)."""
+"""`eai-avatar serve`: the gRPC server that holds conversations and streams the avatars (Ctrl-C stops it).
+
+Settings come from `RuntimeConfig` (runtime/config.py): flags here, then $EAI_AVATAR_*, then `--config FILE`,
+then the defaults. The token is best given by file or environment: a flag is visible to every user in `ps`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
 
+from eai_avatar.runtime.config import ENGINE_BACKENDS, MODELS
+
 logger = logging.getLogger(__name__)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1: this machine)")
-    parser.add_argument("--port", type=int, default=50051, help="TCP port (0: any free one, printed)")
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """The RuntimeConfig flags `serve` and `bench` share."""
+    parser.add_argument("--config", type=Path, help="runtime config file (TOML; default $EAI_AVATAR_CONFIG)")
     parser.add_argument("--bundle", type=Path, help="engine bundle folder (default: the one that ships)")
+    parser.add_argument("--engine", action="append", metavar="[MODEL=]BACKEND",
+                        help=f"engine backend, for every model or one ({', '.join(MODELS)}); backends: "
+                        f"{', '.join(ENGINE_BACKENDS)}. Repeatable, e.g. --engine onnxruntime "
+                        "--engine renderer=tensorrt")  # fmt: skip
+    parser.add_argument("--threads", type=int, help="model threads (onnxruntime and workers; default 2)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_config_arguments(parser)
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1: this machine)")
+    parser.add_argument("--port", type=int, help="TCP port (default 50051; 0: any free one, printed)")
     parser.add_argument("--db", type=Path, help="conversation store (default $EAI_AVATAR_DB or ~/.local/share/...)")
-    parser.add_argument("--token", help="require `authorization: Bearer TOKEN` (default: $EAI_AVATAR_TOKEN if set)")
+    parser.add_argument("--token-file", type=Path, help="require `authorization: Bearer TOKEN`, the token read from "
+                        "this file (or set $EAI_AVATAR_TOKEN)")  # fmt: skip
+    parser.add_argument("--token", help="the token itself (visible in `ps`: prefer --token-file or the environment)")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
     parser.add_argument("--publish", help="mirror frames, audio and events on a ZeroMQ PUB socket, e.g. "
                         "tcp://127.0.0.1:5556 or ipc:///tmp/eai-avatar")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=2, help="model threads (onnxruntime and workers)")
+
+
+def engine_overrides(values: list[str] | None) -> dict[str, str]:
+    """--engine BACKEND / --engine MODEL=BACKEND as RuntimeConfig overrides."""
+    overrides = {}
+    for value in values or ():
+        model, sep, backend = value.rpartition("=")
+        for name in (model,) if sep else MODELS:
+            overrides[f"engines.{name}"] = backend
+    return overrides
+
+
+def load_config(args: argparse.Namespace, **extra):
+    from eai_avatar.runtime.config import RuntimeConfig
+
+    overrides = {"bundle": str(args.bundle) if args.bundle else None, "threads": args.threads,
+                 **engine_overrides(args.engine), **extra}  # fmt: skip
+    return RuntimeConfig.load(args.config, overrides=overrides)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
-    from eai_avatar.runtime.service.sessions import SessionManager
+    from eai_avatar.runtime.sessions import SessionManager
     from eai_avatar.runtime.store import SqliteStore
-    from eai_avatar.runtime.store.base import default_db_path
 
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise ValueError("TLS needs both --tls-cert and --tls-key")
-    tls = (args.tls_cert.read_bytes(), args.tls_key.read_bytes()) if args.tls_cert else None
-    bundle = Bundle(args.bundle or default_bundle_path())  # refuses a damaged bundle before anything listens
-    store = SqliteStore(args.db or default_db_path())
-    publisher = None
-    if args.publish:
-        from eai_avatar.runtime.publisher import FramePublisher
+    if args.token is not None and not args.token.strip():
+        raise ValueError("--token is empty; an empty token would turn authentication off (leave it out for none)")
+    config = load_config(args, **{"server.host": args.host, "server.port": args.port,
+                                  "store.path": str(args.db) if args.db else None, "server.token": args.token,
+                                  "server.token_file": str(args.token_file) if args.token_file else None,
+                                  "server.tls_cert": str(args.tls_cert) if args.tls_cert else None,
+                                  "server.tls_key": str(args.tls_key) if args.tls_key else None,
+                                  "server.publish": args.publish})  # fmt: skip
+    server_config = config.server
+    tls = None
+    if server_config.tls_cert:
+        tls = (Path(server_config.tls_cert).read_bytes(), Path(server_config.tls_key).read_bytes())
+    bundle = Bundle(config.bundle or default_bundle_path())  # refuses a damaged bundle before anything listens
+    store = SqliteStore(config.store_path(), timeout_s=config.store.lock_timeout_s)
+    mirrors, publisher = [], None
+    if server_config.publish:
+        from eai_avatar.runtime.outputs.zmq import FramePublisher, PublisherOutput
 
-        publisher = FramePublisher(args.publish)
-    manager = SessionManager(Models(bundle, threads=args.threads), store)
-    servicer = AvatarServicer(manager=manager, workers=args.threads, publisher=publisher)
-    token = args.token or os.environ.get("EAI_AVATAR_TOKEN") or None
-    server, port = await create_server(f"{args.host}:{args.port}", servicer, token=token, tls=tls)
+        publisher = FramePublisher(server_config.publish)
+        mirrors.append(PublisherOutput(publisher))
+    manager = SessionManager(Models(bundle, config), store, config)
+    servicer = AvatarServicer(manager=manager, workers=config.threads, mirrors=mirrors)
+    server, port = await create_server(f"{server_config.host}:{server_config.port}", servicer,
+                                       token=server_config.token, tls=tls,
+                                       max_message_bytes=config.limits.message_bytes)  # fmt: skip
     await server.start()
-    sys.stdout.write(f"eai-avatar serving on {args.host}:{port} (bundle {bundle.root}, store {store.path}"
-                     f"{', TLS' if tls else ''}{', token auth' if token else ''})\n")  # fmt: skip
+    engines = ", ".join(sorted(set(config.engines.values())))
+    extras = (", TLS" if tls else "") + (", token auth" if server_config.token else "")
+    sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, store {store.path}, "
+                     f"engines {engines}{extras})\n")  # fmt: skip
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    servicer.stop_streams("server stopping")
     await server.stop(grace=2)
     store.close()
     if publisher is not None:

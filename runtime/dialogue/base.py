@@ -56,6 +56,9 @@ class DialogueContext:
     history: list[DialogueLine] = field(default_factory=list)
     emotions: dict[str, str] = field(default_factory=dict)
     next_speaker: str = ""
+    # Lines spoken before `history` begins: a long conversation hands over its recent lines only, so a turn at line
+    # 4,000 costs what one at line 40 does; `position` is where the conversation stands.
+    earlier_lines: int = 0
 
     def __post_init__(self):
         characters = tuple(self.characters)
@@ -75,6 +78,13 @@ class DialogueContext:
         if not self.next_speaker:
             self.next_speaker = self.other(self.history[-1].speaker) if self.history else characters[0]
         self._check_character(self.next_speaker, "DialogueContext.next_speaker")
+        if self.earlier_lines < 0:
+            raise ValueError(f"DialogueContext.earlier_lines must be >= 0, got {self.earlier_lines}")
+
+    @property
+    def position(self) -> int:
+        """Lines spoken so far in the whole conversation."""
+        return self.earlier_lines + len(self.history)
 
     def _check_character(self, name: str, what: str) -> None:
         if name not in self.characters:

@@ -251,7 +251,7 @@ class ScriptedBackend(DialogueBackend):
         return characters[ROLES.index(line.role) ^ segment.swapped], line, segment
 
     def next_line(self, context: DialogueContext) -> DialogueLine:
-        index = len(context.history)
+        index = context.position
         speaker, line, segment = self.line_at(index, context.characters)
         if speaker != context.next_speaker:
             # Roles alternate, so the next position is the asked-for speaker's.

@@ -12,8 +12,7 @@ from eai_avatar.runtime.emotion.embedder import SentenceEmbedder
 from eai_avatar.runtime.emotion.head import DEFAULT_HEAD_PATH, EmotionHead
 from eai_avatar.runtime.emotion.prosody import ProsodyEncoder
 from eai_avatar.runtime.itt.tree import EmotionEstimate
-
-MAX_TEXT_CHARS = 2000
+from eai_avatar.vocabulary import MAX_TEXT_CHARS
 
 
 class ModalityEncoder(Protocol):

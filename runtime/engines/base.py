@@ -61,6 +61,7 @@ class Engine(ABC):
 # backend name -> "module:Class"; a backend's module is imported only when it is asked for.
 BACKENDS: dict[str, str] = {
     "onnxruntime": "eai_avatar.runtime.engines.onnx:OnnxEngine",
+    "onnxruntime-cuda": "eai_avatar.runtime.engines.onnx:OnnxCudaEngine",
     "tensorrt": "eai_avatar.runtime.engines.tensorrt:TensorRTEngine",
 }
 

@@ -64,3 +64,19 @@ class OnnxEngine(Engine):
         self.check_inputs(inputs)
         names = [node.name for node in self.session.get_outputs()]
         return dict(zip(names, self.session.run(names, inputs), strict=True))
+
+
+class OnnxCudaEngine(OnnxEngine):
+    """onnxruntime on an NVIDIA GPU (CUDA provider, from `pip install 'eai-avatar[gpu]'`), refused with the reason
+    when this onnxruntime has no CUDA provider."""
+
+    name = "onnxruntime-cuda"
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime
+
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            raise RuntimeError("the onnxruntime-cuda backend needs onnxruntime-gpu with CUDA (pip install "
+                               "'eai-avatar[gpu]', which replaces the CPU onnxruntime) and an NVIDIA GPU; this "
+                               f"onnxruntime offers {', '.join(onnxruntime.get_available_providers())}")  # fmt: skip
+        super().__init__(path, threads, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])

@@ -79,7 +79,8 @@ def _node_vector(node: TalkNode, use_distribution: bool) -> np.ndarray:
 
 
 def propagate(tree: InteractiveTalkingTree, node_id: int, options: PropagationOptions = PAPER) -> AccumulatedEmotion:
-    """Q(v) of eq. 10 for node `node_id` under `options`. Ties go to the first emotion in class order."""
+    """Q(v) of eq. 10 for node `node_id` under `options`, walking the history as the paper writes it (the
+    reference; the runtime keeps `IncrementalQ`). Ties go to the first emotion in class order."""
     node = tree.node(node_id)
     score = np.zeros(len(EMOTIONS))
     if options.current_node_only:
@@ -99,6 +100,121 @@ def propagate(tree: InteractiveTalkingTree, node_id: int, options: PropagationOp
                 continue
             weight = other.depth if options.decay is None else options.decay ** (node.depth - other.depth)
             score += weight * _node_vector(other, options.use_distribution)
+    return _accumulated(score)
+
+
+class IncrementalQ:
+    """Q of every node of a growing tree, each computed once, in constant time, when its node is added.
+
+    `propagate` walks the history for each query: a turn at node 2,000 would cost a thousand times one at node 2.
+    Eq. 10's weights depend only on depth, and Q(v) sees only the tree as it stood when v was added, so running
+    sums per depth are enough: W(k) = sum over depths j <= k of w(j) * S_j, where S_j sums the vectors of the
+    nodes at depth j (per character for `same_character_only`). A speak node at depth d adds its own vector to
+    W(d - 1); a listen node, the last of its round, takes W(d). A window of K rounds subtracts W(d - K); `decay`
+    keeps E(k) = decay * E(k - 1) + S_k, so that sum_j decay^(d - j) S_j = decay^(d - hi) (E(hi) - ...).
+    Agrees with `propagate` to rounding (sums in another order), which can only matter for an exact tie.
+    """
+
+    def __init__(self, options: PropagationOptions = PAPER):
+        self.options = options
+        self._nodes: list[TalkNode] = []
+        self._results: list[AccumulatedEmotion] = []
+        self._level_sums: list[dict[str, np.ndarray]] = []  # depth - 1 -> key -> S_j
+        self._running: list[dict[str, np.ndarray]] = []  # depth - 1 -> key -> W(j) (or E(j) with decay)
+
+    @classmethod
+    def of_tree(cls, tree: InteractiveTalkingTree, options: PropagationOptions = PAPER) -> IncrementalQ:
+        q = cls(options)
+        for node in tree:
+            q.add(node)
+        return q
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def get(self, node_id: int) -> AccumulatedEmotion:
+        if not 1 <= node_id <= len(self._results):
+            raise ValueError(f"no accumulated emotion for node {node_id!r} (nodes 1..{len(self._results)})")
+        return self._results[node_id - 1]
+
+    def latest(self, character: str) -> AccumulatedEmotion | None:
+        """Q of `character`'s newest node, or None before it has one."""
+        for node, result in zip(reversed(self._nodes), reversed(self._results), strict=True):
+            if node.character == character:
+                return result
+        return None
+
+    def _keys(self, node: TalkNode) -> tuple[str, ...]:
+        return ("", node.character)  # "" is every character's
+
+    def _key(self, node: TalkNode) -> str:
+        return node.character if self.options.same_character_only else ""
+
+    def add(self, node: TalkNode) -> AccumulatedEmotion:
+        """Q(node), which must be the tree's next node in growth order."""
+        if node.id != len(self._results) + 1:
+            raise ValueError(f"nodes are added in growth order: expected node {len(self._results) + 1}, got {node.id}")
+        vector = _node_vector(node, self.options.use_distribution)
+        if node.depth == len(self._level_sums) + 1:
+            self._level_sums.append({})
+            self._running.append({})
+        level = self._level_sums[node.depth - 1]
+        for key in self._keys(node):
+            level[key] = level.get(key, np.zeros(len(EMOTIONS))) + vector
+        self._update_running(node.depth)
+        if self.options.current_node_only:
+            score = vector.copy()
+        elif node.state is DialogueState.SPEAK:
+            score = vector + self._history(node, node.depth - 1)
+        else:
+            score = self._history(node, node.depth)
+        result = _accumulated(score)
+        self._nodes.append(node)
+        self._results.append(result)
+        return result
+
+    def pop(self) -> None:
+        """Forget the newest node (a round that could not be stored is taken back)."""
+        node = self._nodes.pop()
+        self._results.pop()
+        vector = _node_vector(node, self.options.use_distribution)
+        level = self._level_sums[node.depth - 1]
+        for key in self._keys(node):
+            level[key] = level[key] - vector
+        if not any(n.depth == node.depth for n in self._nodes[-2:]):
+            self._level_sums.pop()
+            self._running.pop()
+        else:
+            self._update_running(node.depth)
+
+    def _update_running(self, depth: int) -> None:
+        """Recompute the running sum at `depth` (only the newest depth ever changes)."""
+        previous = self._running[depth - 2] if depth > 1 else {}
+        decay = self.options.decay
+        running = {}
+        for key in set(previous) | set(self._level_sums[depth - 1]):
+            before = previous.get(key, np.zeros(len(EMOTIONS)))
+            level = self._level_sums[depth - 1].get(key, np.zeros(len(EMOTIONS)))
+            running[key] = decay * before + level if decay is not None else before + depth * level
+        self._running[depth - 1] = running
+
+    def _history(self, node: TalkNode, deepest: int) -> np.ndarray:
+        """sum of w(u) * vec(u) over u at depths lo..deepest (eq. 10's pi(v, deepest), windowed)."""
+        if deepest < 1:
+            return np.zeros(len(EMOTIONS))
+        key = self._key(node)
+        window = self.options.window_rounds
+        lowest = 1 if window is None else max(1, node.depth - window + 1)
+        high = self._running[deepest - 1].get(key, np.zeros(len(EMOTIONS)))
+        low = self._running[lowest - 2].get(key, np.zeros(len(EMOTIONS))) if lowest > 1 else np.zeros(len(EMOTIONS))
+        decay = self.options.decay
+        if decay is None:
+            return high - low
+        span = deepest - lowest + 1
+        return decay ** (node.depth - deepest) * (high - decay**span * low)
+
+
+def _accumulated(score: np.ndarray) -> AccumulatedEmotion:
     total = float(score.sum())
     normalized = score / total if total > 0 else np.full(len(EMOTIONS), 1.0 / len(EMOTIONS))
     best = int(np.argmax(score))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from eai_avatar.runtime.itt.propagation import PAPER, PropagationOptions, propagate
+from eai_avatar.runtime.itt.propagation import PAPER, IncrementalQ, PropagationOptions
 from eai_avatar.runtime.itt.tree import DialogueState, InteractiveTalkingTree, NodeSource, TalkNode
 from eai_avatar.v1 import common_pb2, tree_pb2
 from eai_avatar.vocabulary import EMOTIONS
@@ -27,17 +27,34 @@ _SOURCE_FROM_PROTO = {v: k for k, v in _SOURCE_TO_PROTO.items()}
 _NODE_FIELDS = tuple(TalkNode.__dataclass_fields__)
 
 
+def _accumulated(tree: InteractiveTalkingTree, options: PropagationOptions, given: IncrementalQ | None) -> IncrementalQ:
+    """Q of every node: `given` (a conversation keeps one as it grows) when it is for these options, else computed
+    in one pass (linear in the tree, where asking `propagate` node by node is quadratic)."""
+    if given is not None and given.options == options and len(given) == len(tree):
+        return given
+    return IncrementalQ.of_tree(tree, options)
+
+
 def tree_to_proto(
-    tree: InteractiveTalkingTree, session_id: str = "", options: PropagationOptions = PAPER
+    tree: InteractiveTalkingTree,
+    session_id: str = "",
+    options: PropagationOptions = PAPER,
+    accumulated: IncrementalQ | None = None,
+    after_node: int = 0,
+    max_nodes: int | None = None,
 ) -> tree_pb2.TalkingTree:
+    """The tree (or the page of nodes after `after_node`, at most `max_nodes`) as the wire's TalkingTree."""
+    q = _accumulated(tree, options, accumulated)
+    nodes = tree.nodes[after_node : None if max_nodes is None else after_node + max_nodes]
     message = tree_pb2.TalkingTree(
         session_id=session_id,
         emotions=EMOTIONS,
         characters=tree.characters,
         last_node=tree.last.id if tree.last else 0,
+        more=bool(nodes) and nodes[-1].id < len(tree),
     )
-    for node in tree:
-        accumulated = propagate(tree, node.id, options)
+    for node in nodes:
+        accumulated = q.get(node.id)
         message.nodes.append(
             tree_pb2.TreeNode(
                 id=node.id,
@@ -119,8 +136,9 @@ def node_from_dict(data: dict) -> TalkNode:
 
 def tree_to_dict(tree: InteractiveTalkingTree, session_id: str = "", options: PropagationOptions = PAPER) -> dict:
     nodes = []
+    q = _accumulated(tree, options, None)
     for node in tree:
-        accumulated = propagate(tree, node.id, options)
+        accumulated = q.get(node.id)
         nodes.append(
             node_to_dict(node)
             | {

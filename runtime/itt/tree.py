@@ -284,6 +284,17 @@ class InteractiveTalkingTree:
         )
         return speak, listen
 
+    def pop_round(self) -> tuple[TalkNode, TalkNode]:
+        """Take back the newest whole round (its speak and listen node), restoring every link as it was: the
+        runtime grows a round, and if the round cannot be stored, the tree in memory must equal the stored one."""
+        if len(self._nodes) < 2 or self._nodes[-1].state is not DialogueState.LISTEN:
+            raise ValueError("the tree does not end with a whole round")
+        listen, speak = self._nodes.pop(), self._nodes.pop()
+        self._levels.pop()
+        if speak.parent:
+            self._nodes[speak.parent - 1].child = NULL
+        return speak, listen
+
     # ------------------------------------------------------------------ rebuilding
 
     @classmethod

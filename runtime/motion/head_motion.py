@@ -246,3 +246,39 @@ def head_pose_sequence(
     if start_pose is not None:  # exactly the given pose (the limiter's round trip is only equal to round-off)
         poses[0] = NEUTRAL_POSE + np.clip(start_pose - NEUTRAL_POSE, -_ASYMPTOTE, _ASYMPTOTE)
     return poses
+
+
+class PoseStream:
+    """Yaw and pitch of one avatar across a session, in any chunks: a sequence made ahead for the role it plays,
+    continuing from the last pose shown when the role changes (a turn begins) or the sequence runs out.
+
+    Only yaw and pitch leave (columns 0 and 1): roll, position and scale of a runtime head come from its mask.
+    """
+
+    #: Frames made ahead when the length is not known (a human talking): the motion is smooth within them.
+    AHEAD = 250
+
+    def __init__(self, rng: np.random.Generator):
+        self._rng = rng
+        self.style: HeadMotionStyle | None = None
+        self._poses = np.zeros((0, len(POSE_COLUMNS)), np.float32)
+        self._last: np.ndarray | None = None
+
+    def restart(self, style: HeadMotionStyle, frames: int, phonemes: Sequence[PhonemeTiming] | None = None) -> None:
+        """From now on move as `style`, for about `frames` frames (nods on the stressed syllables of `phonemes`)."""
+        self.style = style
+        count = max(frames, 1) + 1  # the first frame is the last pose shown
+        self._poses = head_pose_sequence(count, style, self._rng, start=self._last, phonemes=phonemes)[1:]
+
+    def next(self, frames: int) -> np.ndarray:
+        """(frames, 2): yaw and pitch in degrees."""
+        while len(self._poses) < frames:
+            more = head_pose_sequence(self.AHEAD + 1, self.style or LISTENING, self._rng, start=self._last_or_end())
+            self._poses = np.concatenate([self._poses, more[1:]])
+        out, self._poses = self._poses[:frames], self._poses[frames:]
+        if frames:
+            self._last = out[-1].astype(np.float64)
+        return out[:, :2]
+
+    def _last_or_end(self) -> np.ndarray | None:
+        return self._poses[-1].astype(np.float64) if len(self._poses) else self._last

@@ -1,7 +1,20 @@
-"""The turn pipeline: typed frames (frames.py) and one conversation's processors on a bundle (conversation.py)."""
+"""The turn pipeline: typed frames (frames.py), the stages that fill them (stages/), the shared models
+(models.py), one conversation's tree, Q, persistence and stage state (conversation.py), and the typed events a
+session's stream is made of (events.py), which every output adapts."""
 
-from eai_avatar.runtime.pipeline.conversation import CHUNK_FRAMES, Conversation, Models
-from eai_avatar.runtime.pipeline.frames import AudioPiece, AvatarFrame, TurnPlan, TurnRequest, TurnSummary
+from eai_avatar.runtime.pipeline.conversation import Conversation
+from eai_avatar.runtime.pipeline.frames import (
+    AudioPiece,
+    AvatarChunk,
+    EncodedFrame,
+    MediaChunk,
+    OutputSpec,
+    TurnPlan,
+    TurnRequest,
+    TurnSummary,
+    Utterance,
+)
+from eai_avatar.runtime.pipeline.models import Models
 
-__all__ = ["CHUNK_FRAMES", "AudioPiece", "AvatarFrame", "Conversation", "Models", "TurnPlan", "TurnRequest",
-           "TurnSummary"]  # fmt: skip
+__all__ = ["AudioPiece", "AvatarChunk", "Conversation", "EncodedFrame", "MediaChunk", "Models", "OutputSpec",
+           "TurnPlan", "TurnRequest", "TurnSummary", "Utterance"]  # fmt: skip

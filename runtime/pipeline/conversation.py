@@ -1,100 +1,85 @@
-"""One conversation's turn pipeline (DESIGN.md section 3), on the models of an engine bundle.
+"""One conversation: its Interactive Talking Tree, the accumulated emotions Q, its persistence and its clock, and
+the stages (with their per-session state) that turn its lines into media. DESIGN.md section 3.
 
-    TurnRequest ─> EmotionRecognizer C ─> ITT round (speak + listen node) ─> Q per role     (plan_turn)
-                ─> TTS or the client's audio ─> TurnPlan
-    TurnPlan ─> per chunk of ~0.5 s:                                                       (turn_chunks)
-                 speaker: Audio2Exp(audio, Q(speak))      listener: LEED[listener][Q(listen)]
-                 both: CRHMG masks ─> pose from the mask ─> face rig E_t ─> renderer (one batch) ─> AvatarFrame
+    TurnRequest ─> RecognizeEmotion, Voice ─> Utterance                                          (prepare)
+    Utterance ─> tree round + Q (incremental) ─> store (whole, retried; or taken back) ─> TurnPlan   (commit)
+    TurnPlan ─> per chunk: SpeakerFaces, ListenerFaces, HeadMasks, HeadPoses,                     (turn_chunks)
+                [MotionImages, Render], Encode ─> MediaChunk (audio + encoded frames)
+    a human talking (HUMAN_AGENT, audio): begin_human_speech, hear(chunk)... end_human_speech
 
-`Models` holds what every session shares (loaded once per server); `Conversation` holds one session's tree, head
-mask streams, listening streams and clock. Every random choice draws from the session's seed, so a session
-replays exactly. Nothing here blocks on the network or on a client: the server paces and sends what it yields.
+Everything here is synchronous and runs in a worker thread; nothing waits on the network or a client. Every
+random choice draws from the session's seed. The tree in memory always equals the stored one: a round that
+cannot be stored is taken back and the error raised.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from eai_avatar.runtime.audio.resample import resample
-from eai_avatar.runtime.bundle import Bundle, Identity
-from eai_avatar.runtime.itt import EmotionEstimate, InteractiveTalkingTree, propagate
-from eai_avatar.runtime.models.audio2exp import ExpressionGenerator, emotion_vector, engine_expression_generator
-from eai_avatar.runtime.models.crhmg_onnx import engine_head_mask_generator
-from eai_avatar.runtime.models.head_masks import DEFAULT_EPS, HeadMaskGenerator, MaskStreamState
-from eai_avatar.runtime.models.leed import ListenerExpressionStream, ListeningDictionary
-from eai_avatar.runtime.pipeline.frames import AudioPiece, AvatarFrame, TurnPlan, TurnRequest, TurnSummary
-from eai_avatar.runtime.rig import FaceRig, MaskReference, RigParams, RigState, estimate_pose_from_mask
-from eai_avatar.runtime.rig.motion_image import draw_motion_image
+from eai_avatar.runtime.audio.pcm import PcmStream
+from eai_avatar.runtime.config import RuntimeConfig
+from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, LimitExceeded
+from eai_avatar.runtime.itt import InteractiveTalkingTree
+from eai_avatar.runtime.itt.propagation import AccumulatedEmotion, IncrementalQ
+from eai_avatar.runtime.pipeline.frames import (
+    LISTEN,
+    SPEAK,
+    AudioPiece,
+    AvatarChunk,
+    MediaChunk,
+    OutputSpec,
+    TurnPlan,
+    TurnRequest,
+    TurnSummary,
+    Utterance,
+)
+from eai_avatar.runtime.pipeline.models import Models
+from eai_avatar.runtime.pipeline.stages import (
+    Encode,
+    HeadMasks,
+    HeadPoses,
+    ListenerFaces,
+    MotionImages,
+    RecognizeEmotion,
+    Render,
+    SpeakerFaces,
+    Stage,
+    Voice,
+    check_text,
+    frames_of,
+    output_indices,
+)
+from eai_avatar.runtime.rig import FaceRig, MaskReference, RigParams
+from eai_avatar.runtime.store.base import ConversationStore, commit_round
 from eai_avatar.runtime.tts.base import SpeechAudio
-from eai_avatar.vocabulary import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
+from eai_avatar.vocabulary import FPS, NEUTRAL, SAMPLE_RATE, SAMPLES_PER_FRAME
 
-EMPTY_IMAGE = np.zeros((0, 0, 4), np.uint8)
-CHUNK_FRAMES = 12  # about half a second at 25 fps: the first frames leave early, the renderer still batches
-FIRST_CHUNK_FRAMES = 3  # a turn's first chunk is short so its first frame leaves sooner
-MAX_TEXT = 2000
-
-
-class Models:
-    """The bundle's models, loaded once and shared by every session (all of them are stateless per call)."""
-
-    def __init__(self, bundle: Bundle, threads: int | None = None, recognizer=None, tts=None):
-        self.bundle = bundle
-        options = {"threads": threads} if threads else {}
-        self.head_masks: HeadMaskGenerator = engine_head_mask_generator(
-            bundle.engine("crhmg_encoder", **options), bundle.engine("crhmg_generator", **options)
-        )
-        self.expressions: ExpressionGenerator = engine_expression_generator(bundle.engine("audio2exp", **options))
-        self.leed = ListeningDictionary.load(bundle.path("leed"))
-        self.renderer = bundle.engine("renderer", **options)
-        self.image_size = next(s.shape[-1] for s in self.renderer.input_spec() if s.name == "control")
-        self._recognizer, self._tts = recognizer, tts
-
-    @property
-    def recognizer(self):
-        """The emotion recognizer C (MiniLM + the bundle's head), created on first use."""
-        if self._recognizer is None:
-            from eai_avatar.runtime.emotion import EmotionRecognizer
-
-            self._recognizer = EmotionRecognizer(head=self.bundle.path("emotion_head"))
-        return self._recognizer
-
-    @property
-    def tts(self):
-        """The offline TTS (espeak-ng), created on first use; turns that bring their own audio never need it."""
-        if self._tts is None:
-            from eai_avatar.runtime.tts.espeak import EspeakBackend
-
-            self._tts = EspeakBackend()
-        return self._tts
+#: Lines of history a dialogue backend is handed (it gets the count of earlier ones): bounded, so a turn at line
+#: 4,000 costs what one at line 40 does.
+HISTORY_LINES = 50
 
 
 @dataclass
-class AvatarState:
-    """One avatar across the session: its look, its head-mask stream, its listening face and its frame count."""
+class HumanUtterance:
+    """A human's audio utterance in progress: where it began, what has arrived, what has been shown."""
 
-    identity: Identity
-    rig: FaceRig
-    reference: MaskReference
-    masks: MaskStreamState
-    listening: ListenerExpressionStream
-    voice: str
-    frames: int = 0
+    speaker: str
+    start_frame: int  # session clock (model frames) at its first audio
+    client: PcmStream  # the client's audio, counted at its own rate
+    samples: list[np.ndarray]  # at 16 kHz
+    frames_shown: int = 0
+    limit_s: float = 60.0
 
-
-def _check_text(text: object) -> str:
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("text must be a non-empty string")
-    if len(text) > MAX_TEXT:
-        raise ValueError(f"text must be at most {MAX_TEXT} characters, got {len(text)}")
-    return text.strip()
+    @property
+    def client_seconds(self) -> float:
+        return self.client.client_samples / self.client.sample_rate
 
 
 class Conversation:
-    """One session: two characters, their tree, and the pipeline state of both avatars.
+    """One session: two characters, their tree and Q, the session's store, and the pipeline state of both avatars.
 
     Args:
         models: the shared models.
@@ -102,158 +87,251 @@ class Conversation:
         tree: the session's tree (a new one, or one rebuilt from the store after a restart).
         seed: every random choice of the session.
         voices: TTS voice per character (default: the identity's).
-        rendered: the characters whose frames are drawn (a human's side in HUMAN_AGENT mode is not).
-        render_images: False skips the renderer (a client that wants only blendshapes and head poses, e.g. a game
-            driving its own character); frames then carry an empty image.
+        output: what the session streams (size, encoding, rate, channels).
+        human: in HUMAN_AGENT mode, the human's character (drawn only with `output.include_human_avatar`).
+        store, session_id: where committed rounds go (None: memory only, for tools and tests).
+        clock_ms: where the session's clock stands (after a restart: the stored clock).
+        config: limits, chunking and store retries (default: the models').
     """
 
     def __init__(self, models: Models, characters: tuple[str, str], tree: InteractiveTalkingTree | None = None,
-                 seed: int = 0, voices: dict[str, str] | None = None, rendered: tuple[str, ...] | None = None,
-                 chunk_frames: int = CHUNK_FRAMES, render_images: bool = True):  # fmt: skip
+                 seed: int = 0, voices: dict[str, str] | None = None, output: OutputSpec | None = None,
+                 human: str | None = None, store: ConversationStore | None = None, session_id: str = "",
+                 clock_ms: int = 0, config: RuntimeConfig | None = None):  # fmt: skip
         if len(characters) != 2 or characters[0] == characters[1]:
             raise ValueError(f"a conversation has two different characters, got {characters}")
+        if human is not None and human not in characters:
+            raise ValueError(f"the human's character {human!r} is not one of {characters}")
         self.models, self.characters = models, tuple(characters)
         self.tree = tree or InteractiveTalkingTree(self.characters)
+        self.q = IncrementalQ.of_tree(self.tree)
+        self.output = output or OutputSpec()
+        self.human = human
+        self.store, self.session_id = store, session_id
+        self.config = config or models.config
+        self.clock_frames = -(-clock_ms * FPS // 1000)  # the session's video clock: model frames since its start
         self.rng = np.random.default_rng(seed)
-        self.chunk_frames = chunk_frames
-        self.render_images = render_images
-        self.rendered = tuple(rendered if rendered is not None else characters)
-        self.clock_frames = 0  # the session's video clock: frames since its start
-        self.avatars = {name: self._avatar(name, (voices or {}).get(name)) for name in characters}
+        bundle = models.bundle
+        identities = {name: bundle.identity(name) for name in characters}  # KeyError naming the known identities
+        self.voices = {name: (voices or {}).get(name) or identities[name].voice for name in characters}
+        first_masks = {name: np.load(bundle.root / identities[name].first_mask).astype(np.float32)
+                       for name in characters}  # fmt: skip
+        # The stages, in a chunk's order; see pipeline/stages.
+        self.recognize = RecognizeEmotion(lambda: models.recognizer)
+        self.voice = Voice(lambda: models.tts, self.voices)
+        self.speaker_faces = SpeakerFaces(models.expressions)
+        self.stages: list[Stage] = [
+            self.speaker_faces,
+            ListenerFaces(models.leed, self.characters, self.rng),
+            HeadMasks(models.head_masks, first_masks, self.rng),
+            HeadPoses({name: MaskReference.from_mask(mask) for name, mask in first_masks.items()}, self.rng),
+        ]
+        if self.output.include_images:
+            rigs = {name: FaceRig(RigParams.load(bundle.root / identities[name].rig)) for name in characters}
+            self.stages += [MotionImages(rigs, models.image_size),
+                            Render(models.renderer, {n: i.renderer_index for n, i in identities.items()})]  # fmt: skip
+        self.stages.append(Encode(self.output))
+        self.dialogue_lines = [node for node in self.tree if node.state.value == SPEAK]
+        self.human_speech: HumanUtterance | None = None
 
-    def _avatar(self, name: str, voice: str | None) -> AvatarState:
-        bundle = self.models.bundle
-        identity = bundle.identity(name)  # KeyError naming the known identities
-        rig = FaceRig(RigParams.load(bundle.root / identity.rig))
-        first_mask = np.load(bundle.root / identity.first_mask).astype(np.float32)
-        listening = ListenerExpressionStream(self.models.leed, name, "neutral", self.rng)
-        return AvatarState(identity, rig, MaskReference.from_mask(first_mask),
-                           self.models.head_masks.start(first_mask), listening, voice or identity.voice)  # fmt: skip
-
-    # ------------------------------------------------------------------ planning
-
-    def plan_turn(self, request: TurnRequest, recognized: EmotionEstimate | None = None) -> TurnPlan:
-        """Recognize the emotion, grow the tree by one round, and get the turn's audio. Nothing is drawn yet."""
-        if request.speaker not in self.characters:
-            raise KeyError(f"{request.speaker!r} is not in this conversation ({', '.join(self.characters)})")
-        text = _check_text(request.text)
-        if recognized is None:
-            if request.emotion_override:
-                recognized = EmotionEstimate.certain(request.emotion_override)
-            else:
-                recognized = self.models.recognizer.recognize(text)
-        speech = self._speech(request, text)
-        speak, listen = self.tree.add_round(request.speaker, text, recognized, source=request.source)
-        speak_q, listen_q = propagate(self.tree, speak.id), propagate(self.tree, listen.id)
-        frames = max(1, math.ceil(len(speech.samples) / SAMPLES_PER_FRAME))
-        return TurnPlan(round=speak.depth, speaker=request.speaker, listener=listen.character,
-                        text=text, speaker_recognized=recognized, speaker_accumulated=speak_q,
-                        listener_recognized=listen.estimate, listener_accumulated=listen_q,
-                        speak_node_id=speak.id, listen_node_id=listen.id, speech=speech,
-                        start_ms=self.clock_ms, frames=frames, render_speaker=request.render_speaker)  # fmt: skip
-
-    def _speech(self, request: TurnRequest, text: str) -> SpeechAudio:
-        if request.audio is None:
-            return self.models.tts.synthesize(text, self.avatars[request.speaker].voice)
-        audio = request.audio
-        samples = np.asarray(audio.samples)
-        if audio.sample_rate != SAMPLE_RATE:
-            floats = resample(samples.astype(np.float32) / 32768.0, audio.sample_rate, SAMPLE_RATE)
-            samples = np.clip(np.round(floats * 32767.0), -32768, 32767).astype(np.int16)
-        if len(samples) < SAMPLES_PER_FRAME:
-            raise ValueError(f"a turn's audio must last at least one frame (40 ms), got {len(samples)} samples")
-        return SpeechAudio(samples, SAMPLE_RATE, text=text)
+    # ------------------------------------------------------------------ the tree and its emotions
 
     @property
     def clock_ms(self) -> int:
         return self.clock_frames * 1000 // FPS
 
-    # ------------------------------------------------------------------ drawing
+    @property
+    def rounds(self) -> int:
+        return self.tree.rounds
 
-    def turn_chunks(self, plan: TurnPlan) -> Iterator[tuple[list[AudioPiece], list[AvatarFrame]]]:
-        """The turn's media, chunk by chunk: (audio pieces, frames of every drawn avatar)."""
+    def accumulated(self, node_id: int) -> AccumulatedEmotion:
+        """Q(node), computed once when the node was added."""
+        return self.q.get(node_id)
+
+    def current_emotion(self, character: str) -> AccumulatedEmotion | None:
+        """Q of `character`'s newest node (what its face shows now), or None before it has one."""
+        return self.q.latest(character)
+
+    def drawn(self, character: str) -> bool:
+        return character != self.human or self.output.include_human_avatar
+
+    # ------------------------------------------------------------------ planning
+
+    def prepare(self, request: TurnRequest) -> Utterance:
+        """Recognize the line's emotion and make its voice. Nothing changes yet."""
+        if request.speaker not in self.characters:
+            raise InvalidInput(f"{request.speaker!r} is not in this conversation ({', '.join(self.characters)})")
+        text = check_text(request.text, self.config.limits.text_chars)
+        recognized = self.recognize.process(request, text)
+        speech = self.voice.process(request, text)
+        return Utterance(request, text, recognized, speech, frames_of(speech))
+
+    def commit(self, utterance: Utterance, start_frame: int | None = None) -> TurnPlan:
+        """Grow the tree by the utterance's round, with Q, and store the round whole before anything is shown.
+
+        A store that stays unavailable after its retries raises StoreUnavailable, and the round is taken back, so
+        the tree in memory stays equal to the stored one."""
+        request = utterance.request
+        speak, listen = self.tree.add_round(request.speaker, utterance.text, utterance.recognized,
+                                            source=request.source)  # fmt: skip
+        speak_q, listen_q = self.q.add(speak), self.q.add(listen)
+        start = self.clock_frames if start_frame is None else start_frame
+        end_ms = max(start + utterance.frames, self.clock_frames) * 1000 // FPS
+        if self.store is not None:
+            try:
+                commit_round(self.store, self.session_id, [speak, listen], end_ms, self.config.store.retries,
+                             self.config.store.retry_backoff_s)  # fmt: skip
+            except BaseException:
+                self.q.pop()
+                self.q.pop()
+                self.tree.pop_round()
+                raise
+        self.dialogue_lines.append(speak)
+        return TurnPlan(round=speak.depth, speaker=request.speaker, listener=listen.character, text=utterance.text,
+                        speaker_recognized=utterance.recognized, speaker_accumulated=speak_q,
+                        listener_recognized=listen.estimate, listener_accumulated=listen_q, speak_node_id=speak.id,
+                        listen_node_id=listen.id, speech=utterance.speech, start_ms=start * 1000 // FPS,
+                        frames=utterance.frames,
+                        render_speaker=request.render_speaker and self.drawn(request.speaker))  # fmt: skip
+
+    def plan_turn(self, request: TurnRequest) -> TurnPlan:
+        """prepare, then commit: the turn's round is in the tree (and the store)."""
+        return self.commit(self.prepare(request))
+
+    def dialogue_context(self, speaker: str | None, personas: dict[str, str], topic: str):
+        """What a dialogue backend writes the next line from: the recent lines, each character's Q, who speaks
+        (`speaker`, else whoever did not speak last)."""
+        from eai_avatar.runtime.dialogue import DialogueContext, DialogueLine
+
+        if speaker is None:
+            last = self.dialogue_lines[-1].character if self.dialogue_lines else None
+            speaker = self.characters[0] if last is None else self.tree.other(last)
+        recent = self.dialogue_lines[-HISTORY_LINES:]
+        emotions = {name: q.label for name in self.characters if (q := self.current_emotion(name)) is not None}
+        bundle = self.models.bundle
+        return DialogueContext(characters=self.characters,
+                               display_names={n: bundle.identity(n).display_name for n in self.characters},
+                               personas=personas, topic=topic,
+                               history=[DialogueLine(node.character, node.text) for node in recent],
+                               emotions=emotions, next_speaker=speaker,
+                               earlier_lines=len(self.dialogue_lines) - len(recent))  # fmt: skip
+
+    # ------------------------------------------------------------------ a turn's media
+
+    def turn_chunks(self, plan: TurnPlan) -> Iterator[MediaChunk]:
+        """The turn's media, chunk by chunk (the first short, so the first frame leaves early)."""
+        for stage in self.stages:
+            stage.begin_turn(plan)
         samples = plan.speech.samples
         padded = np.zeros(plan.frames * SAMPLES_PER_FRAME, np.int16)
         padded[: len(samples)] = samples
-        emotion = emotion_vector(plan.speaker_accumulated.scores)
-        speaking = self.models.expressions.whole(padded, SAMPLE_RATE, emotion)  # 0.8 ms per second of audio
-        self.avatars[plan.listener].listening.set_emotion(plan.listener_accumulated.label)
-        starts = [0, *range(min(FIRST_CHUNK_FRAMES, self.chunk_frames), plan.frames, self.chunk_frames)]
+        roles = {plan.speaker: (SPEAK, plan.speaker_accumulated.label),
+                 plan.listener: (LISTEN, plan.listener_accumulated.label)}  # fmt: skip
+        drawn = {plan.speaker: plan.render_speaker, plan.listener: self.drawn(plan.listener)}
+        if not self.output.include_listener_frames and plan.render_speaker:
+            drawn[plan.listener] = False
+        first = min(self.config.chunking.first_chunk_frames, self.config.chunking.chunk_frames)
+        starts = [0, *range(first, plan.frames, self.config.chunking.chunk_frames)]
         for start, end in zip(starts, [*starts[1:], plan.frames], strict=True):
-            count = end - start
-            if count <= 0:
+            if end <= start:
                 break
-            piece = padded[start * SAMPLES_PER_FRAME : (start + count) * SAMPLES_PER_FRAME]
-            audio = [AudioPiece(plan.speaker, self.clock_ms, piece)]
-            faces = {plan.speaker: speaking[start : start + count],
-                     plan.listener: self.avatars[plan.listener].listening.next(count)}  # fmt: skip
-            roles = {plan.speaker: ("speak", plan.speaker_accumulated.label),
-                     plan.listener: ("listen", plan.listener_accumulated.label)}  # fmt: skip
-            drawn = {n for n in self.rendered if n != plan.speaker or plan.render_speaker}
-            yield audio, self._draw(count, faces, roles, drawn)
+            audio = []
+            if plan.render_speaker and self.output.include_audio:
+                piece = padded[start * SAMPLES_PER_FRAME : end * SAMPLES_PER_FRAME]
+                audio = [AudioPiece(plan.speaker, self.clock_ms, piece)]
+            yield self._chunk(end - start, roles, drawn, audio)
 
-    def listen_chunk(self, listener: str, emotion: str, frames: int | None = None) -> list[AvatarFrame]:
-        """`listener` listening (LEED at `emotion`) while someone outside the tree speaks: a human in
-        HUMAN_AGENT mode before their words are known."""
-        count = frames or self.chunk_frames
-        state = self.avatars[listener]
-        state.listening.set_emotion(emotion)
-        faces = {listener: state.listening.next(count)}
-        return self._draw(count, faces, {listener: ("listen", emotion)}, {listener})
+    def finish_turn(self, plan: TurnPlan, frames_done: int, interrupted: bool) -> TurnSummary:
+        """The turn is over after `frames_done` model frames: its summary at the output rate. An interrupted turn
+        ended before its stored end, so the stored clock is set back to where it really ended."""
+        if interrupted and self.store is not None:
+            self.store.set_clock(self.session_id, self.clock_ms)
+        return self._summary(plan.round, plan.start_ms * FPS // 1000, frames_done, interrupted)
 
-    def _draw(self, count: int, faces: dict[str, np.ndarray], roles: dict[str, tuple[str, str]],
-              drawn: set[str]) -> list[AvatarFrame]:  # fmt: skip
-        """`count` frames of every avatar in `faces`; only those in `drawn` are rendered, but every avatar's mask
-        stream moves on, so a head keeps its motion whether or not it was on screen."""
-        size = self.models.image_size
-        controls, identities, meta = [], [], []
-        for name in self.characters:
-            if name not in faces:
-                continue
-            state = self.avatars[name]
-            role, emotion = roles[name]
-            masks = self.models.head_masks.next(state.masks, count, DEFAULT_EPS[role], self.rng)
-            if name not in drawn:
-                continue
-            for offset in range(count):
-                mask = _upsample(masks[offset], size)
-                pose = estimate_pose_from_mask(masks[offset], state.reference)  # moments at 64x64: 14x cheaper
-                if self.render_images:
-                    motion = draw_motion_image(state.rig, RigState(faces[name][offset], pose), (size, size))
-                    controls.append(np.concatenate([mask[None], motion.transpose(2, 0, 1).astype(np.float32) / 255]))
-                    identities.append(state.identity.renderer_index)
-                meta.append((name, offset, role, emotion, faces[name][offset], pose))
-        frames = []
-        if not self.render_images:
-            for name, offset, role, emotion, weights, pose in meta:
-                index = self.clock_frames + offset
-                frames.append(AvatarFrame(name, index, index * 1000 // FPS, role, emotion, EMPTY_IMAGE,
-                                          np.asarray(weights, np.float32), pose))  # fmt: skip
-        elif controls:
-            rgba = self.models.renderer.run({"control": np.stack(controls).astype(np.float32),
-                                             "identity": np.array(identities, np.int64)})["rgba"]  # fmt: skip
-            images = (np.clip(rgba, 0.0, 1.0).transpose(0, 2, 3, 1) * 255.0 + 0.5).astype(np.uint8)
-            for image, (name, offset, role, emotion, weights, pose) in zip(images, meta, strict=True):
-                index = self.clock_frames + offset
-                frames.append(AvatarFrame(name, index, index * 1000 // FPS, role, emotion, image,
-                                          np.asarray(weights, np.float32), pose))  # fmt: skip
-        for name in faces:
-            self.avatars[name].frames = self.clock_frames + count
+    def _summary(self, round_: int, first_frame: int, frames_done: int, interrupted: bool) -> TurnSummary:
+        fps = self.output.fps
+        shown = output_indices(first_frame + frames_done, fps).start - output_indices(first_frame, fps).start
+        return TurnSummary(round_, shown, frames_done * 1000 // FPS, interrupted)
+
+    def _chunk(self, count: int, roles: dict[str, tuple[str, str]], drawn: dict[str, bool],
+               audio: list[AudioPiece]) -> MediaChunk:  # fmt: skip
+        avatars = [AvatarChunk(name, *roles[name], self.clock_frames, count, drawn.get(name, True))
+                   for name in self.characters if name in roles]  # fmt: skip
+        chunk = MediaChunk(self.clock_frames, count, avatars, audio)
+        for stage in self.stages:
+            stage.process(chunk)
         self.clock_frames += count
-        return frames
+        return chunk
 
-    def summary(self, plan: TurnPlan, frames_done: int, interrupted: bool) -> TurnSummary:
-        return TurnSummary(plan.round, frames_done, frames_done * 1000 // FPS, interrupted)
+    # ------------------------------------------------------------------ a human talking (HUMAN_AGENT, audio)
 
+    def begin_human_speech(self, sample_rate: int, limit_s: float) -> HumanUtterance:
+        """The human starts an utterance: the agent listens from the current clock on."""
+        if self.human is None:
+            raise FailedPrecondition("user audio needs a HUMAN_AGENT session")
+        if self.human_speech is not None:
+            return self.human_speech
+        self.human_speech = HumanUtterance(self.human, self.clock_frames, PcmStream(sample_rate), [], limit_s=limit_s)
+        if self.drawn(self.human):
+            q = self.current_emotion(self.human)
+            self.speaker_faces.listen_live(self.human, q.scores if q else NEUTRAL)
+        return self.human_speech
 
-def _upsample(mask: np.ndarray, size: int) -> np.ndarray:
-    """A CRHMG mask (h, h) in [0, 1] -> (size, size) by bilinear interpolation (the renderer's soft edge)."""
-    h = mask.shape[0]
-    if h == size:
-        return mask.astype(np.float32)
-    coords = (np.arange(size, dtype=np.float32) + 0.5) * h / size - 0.5
-    low = np.clip(np.floor(coords).astype(int), 0, h - 1)
-    high = np.clip(low + 1, 0, h - 1)
-    weight = np.clip(coords - low, 0.0, 1.0)
-    rows = mask[low] * (1 - weight)[:, None] + mask[high] * weight[:, None]
-    return (rows[:, low] * (1 - weight)[None] + rows[:, high] * weight[None]).astype(np.float32)
+    def hear(self, samples: np.ndarray, sample_rate: int, final: bool = False) -> list[MediaChunk]:
+        """The human's next audio (int16 at `sample_rate`): the frames it covers, the agent listening (and the human's
+        own avatar, if drawn, moving with it). Frame k of the utterance covers the client's samples
+        [k * rate / 25, (k + 1) * rate / 25) of it, so frames follow the audio whatever its chunking."""
+        speech = self.human_speech
+        if speech is None:
+            raise FailedPrecondition("hear() needs begin_human_speech() first")
+        if sample_rate != speech.client.sample_rate:
+            raise InvalidInput(f"user audio changed its sample rate within an utterance ({speech.client.sample_rate} "
+                               f"-> {sample_rate} Hz); end the utterance first")  # fmt: skip
+        if speech.client_seconds + len(samples) / sample_rate > speech.limit_s:
+            raise LimitExceeded(f"an utterance may last at most {speech.limit_s:g} s; send user_utterance_end")
+        model_rate = speech.client.push(samples)
+        if final:
+            model_rate = np.concatenate([model_rate, speech.client.finish()])
+        speech.samples.append(model_rate)
+        client = speech.client
+        due = (-(-client.client_samples * FPS // client.sample_rate) if final
+               else client.client_samples * FPS // client.sample_rate)  # fmt: skip
+        if self.drawn(self.human):
+            ready = self.speaker_faces.feed(model_rate, final=final)
+            due = min(due, speech.frames_shown + ready) if not final else due
+        count = due - speech.frames_shown
+        if count <= 0:
+            return []
+        agent = self.tree.other(self.human)
+        agent_q = self.current_emotion(agent)
+        human_q = self.current_emotion(self.human)
+        roles = {agent: (LISTEN, agent_q.label if agent_q else NEUTRAL),
+                 self.human: (SPEAK, human_q.label if human_q else NEUTRAL)}  # fmt: skip
+        drawn = {agent: True, self.human: self.drawn(self.human)}
+        if not self.drawn(self.human):
+            del roles[self.human]  # its head is not on screen and its face is not needed
+        chunks, chunk_frames = [], self.config.chunking.chunk_frames
+        while count > 0:
+            size = min(count, chunk_frames)
+            chunks.append(self._chunk(size, roles, drawn, []))
+            speech.frames_shown += size
+            count -= size
+        return chunks
+
+    def end_human_speech(self, transcript: str) -> tuple[TurnPlan, list[MediaChunk], TurnSummary]:
+        """The utterance is over: its last frames, then its round enters the tree (its words are `transcript`, or
+        unknown) with the turn's start where the speech began."""
+        speech = self.human_speech
+        if speech is None:
+            raise FailedPrecondition("user_utterance_end without user_audio before it")
+        tail = self.hear(np.zeros(0, np.int16), speech.client.sample_rate, final=True)
+        self.human_speech = None
+        samples = np.concatenate(speech.samples) if speech.samples else np.zeros(0, np.int16)
+        if len(samples) < SAMPLES_PER_FRAME:
+            samples = np.concatenate([samples, np.zeros(SAMPLES_PER_FRAME - len(samples), np.int16)])
+        request = TurnRequest(self.human, transcript or "(inaudible)", SpeechAudio(samples, SAMPLE_RATE),
+                              source="human", render_speaker=False, transcript_known=bool(transcript))  # fmt: skip
+        utterance = self.prepare(request)
+        utterance = Utterance(request, utterance.text, utterance.recognized, utterance.speech, speech.frames_shown)
+        plan = self.commit(utterance, start_frame=speech.start_frame)
+        return plan, tail, self._summary(plan.round, speech.start_frame, speech.frames_shown, False)

@@ -1,14 +1,16 @@
 """The typed frames that flow through a turn (DESIGN.md section 3): what each stage takes and makes.
 
-A turn starts as a `TurnRequest` (who speaks, what, optionally with the game's own audio and an emotion), becomes a
-`TurnPlan` once emotion recognition and the Interactive Talking Tree have run, and leaves as `AudioPiece`s and
-`AvatarFrame`s in chunks of about half a second, closed by a `TurnSummary`. Times are presentation times in
-milliseconds since the session's start, on one clock for audio and video.
+Planning: a `TurnRequest` (who speaks, what, optionally with the game's own audio and an emotion) becomes an
+`Utterance` once emotion recognition and the voice have run, and a `TurnPlan` once its round is in the
+Interactive Talking Tree (and in the store). Media: each chunk of about half a second is a `MediaChunk` holding
+one `AvatarChunk` per avatar, which the stages fill in turn (faces, masks, poses, control images, pixels, encoded
+frames). Times are presentation times in milliseconds since the session's start, on one clock for audio and
+video; indices count frames at the models' 25 fps unless a field says otherwise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
@@ -16,6 +18,9 @@ from eai_avatar.runtime.itt import EmotionEstimate
 from eai_avatar.runtime.itt.propagation import AccumulatedEmotion
 from eai_avatar.runtime.rig import HeadPose
 from eai_avatar.runtime.tts.base import SpeechAudio
+from eai_avatar.vocabulary import FPS
+
+SPEAK, LISTEN = "speak", "listen"
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,25 @@ class TurnRequest:
     text: str
     audio: SpeechAudio | None = None  # the game's (or a human's) own voice: no TTS
     emotion_override: str | None = None  # the speaker's node emotion, instead of recognizing it
-    source: str = "scripted"  # who wrote the line: scripted, dialogue (an LLM), human
-    render_speaker: bool = True  # False for a human's own line in HUMAN_AGENT mode: only the listener is drawn
+    source: str = "scripted"  # who wrote the line: scripted, llm, human
+    render_speaker: bool = True  # False for a human's line in HUMAN_AGENT mode without their own avatar
+    transcript_known: bool = True  # False: `text` stands in for words nobody transcribed (audio only)
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A line ready for the tree: its emotion recognized and its voice made, nothing stored yet."""
+
+    request: TurnRequest
+    text: str
+    recognized: EmotionEstimate
+    speech: SpeechAudio  # 16 kHz mono
+    frames: int  # video frames the turn lasts (its audio, rounded up to whole frames)
 
 
 @dataclass(frozen=True)
 class TurnPlan:
-    """A round of the tree, decided: both nodes, their recognized and accumulated emotions, and the voice."""
+    """A round of the tree, decided and stored: both nodes, their recognized and accumulated emotions, the voice."""
 
     round: int
     speaker: str
@@ -44,7 +61,7 @@ class TurnPlan:
     listen_node_id: int
     speech: SpeechAudio  # 16 kHz mono
     start_ms: int
-    frames: int  # video frames the turn lasts (its audio, rounded up to whole frames)
+    frames: int
     render_speaker: bool = True
 
 
@@ -55,21 +72,87 @@ class AudioPiece:
     samples: np.ndarray  # int16 mono at the session's sample rate
 
 
-@dataclass(frozen=True)
-class AvatarFrame:
+@dataclass
+class AvatarChunk:
+    """One avatar's frames in one chunk. Stages fill the fields in order; each stage says which it reads."""
+
     avatar: str
-    index: int  # this avatar's frame number in the session, from 0, no gaps
-    presentation_ms: int
-    role: str  # "speak" or "listen"
+    role: str  # SPEAK or LISTEN
     emotion: str  # the label the face shows (Q of its node)
-    rgba: np.ndarray  # (H, W, 4) uint8, alpha = the head mask
-    blendshapes: np.ndarray  # (52,) float32, ARKit order
-    head_pose: HeadPose
+    first_index: int  # this avatar's first model frame in the chunk (the session clock)
+    count: int
+    drawn: bool = True  # False: the head moves on (masks, poses) but no frame leaves
+    blendshapes: np.ndarray | None = None  # (count, 52) ARKit weights: SpeakerFaces, ListenerFaces
+    masks: np.ndarray | None = None  # (count, h, h) in [0, 1]: HeadMasks
+    poses: list[HeadPose] | None = None  # HeadPoses
+    controls: np.ndarray | None = None  # (count, 4, S, S): MotionImages (mask + E_t)
+    rgba: np.ndarray | None = None  # (count, S, S, 4) uint8, alpha = the head mask: Render
+
+
+@dataclass
+class MediaChunk:
+    """A chunk of a turn (or of listening to a human): the voice, every avatar's chunk, and the frames that leave."""
+
+    first_index: int  # model frame of the session clock where the chunk begins
+    count: int  # model frames
+    avatars: list[AvatarChunk]
+    audio: list[AudioPiece] = field(default_factory=list)
+    frames: list[EncodedFrame] = field(default_factory=list)  # FrameRate, Encode: at the session's output rate
+
+
+@dataclass(frozen=True)
+class EncodedFrame:
+    """A frame as it leaves: at the session's output rate (`index` counts output frames, no gaps) and encoding."""
+
+    avatar: str
+    index: int
+    presentation_ms: int
+    role: str
+    emotion: str
+    width: int
+    height: int
+    encoding: str  # jpeg, png, raw_rgb, raw_rgba
+    image: bytes  # empty when images are off
+    blendshapes: np.ndarray | None  # (52,) float32, ARKit order; None when off
+    head_pose: HeadPose | None  # None when off
 
 
 @dataclass(frozen=True)
 class TurnSummary:
     round: int
-    frames: int
+    frames: int  # output frames per avatar
     duration_ms: int
     interrupted: bool
+
+
+ENCODINGS = ("jpeg", "png", "raw_rgb", "raw_rgba")
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What a session streams, resolved (defaults filled in), in the pipeline's own terms (no wire types)."""
+
+    image_encoding: str = "jpeg"
+    width: int = 256
+    height: int = 256
+    fps: int = FPS
+    real_time: bool = True
+    jpeg_quality: int = 85
+    include_images: bool = True
+    include_audio: bool = True
+    include_blendshapes: bool = True
+    include_head_pose: bool = True
+    include_listener_frames: bool = True
+    include_human_avatar: bool = False
+
+    def __post_init__(self):
+        if self.image_encoding not in ENCODINGS:
+            raise ValueError(f"image_encoding must be one of {', '.join(ENCODINGS)}, got {self.image_encoding!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OutputSpec:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})

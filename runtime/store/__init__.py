@@ -8,8 +8,12 @@ from eai_avatar.runtime.store.base import (
     ConversationStore,
     SessionNotFoundError,
     SessionRecord,
+    StoreCorrupt,
+    StoreUnavailable,
+    commit_round,
     default_db_path,
 )
 from eai_avatar.runtime.store.sqlite import SqliteStore
 
-__all__ = ["ConversationStore", "SessionNotFoundError", "SessionRecord", "SqliteStore", "default_db_path"]
+__all__ = ["ConversationStore", "SessionNotFoundError", "SessionRecord", "SqliteStore", "StoreCorrupt",
+           "StoreUnavailable", "commit_round", "default_db_path"]  # fmt: skip

@@ -3,12 +3,18 @@
 Each `append_nodes` is one IMMEDIATE transaction with synchronous=FULL, so a node is on disk before the
 call returns and a SIGKILLed process loses nothing it had appended. Rows are append-only: a node stores
 only its backward links (parent, left sibling); the forward links follow from eq. 7 when the tree is
-rebuilt, so a crash can never leave a half-updated link.
+rebuilt, so a crash can never leave a half-updated link. An append whose first id does not follow the
+stored ones is refused, so a gap can never be written.
+
+Conversations are private: the file (and SQLite's -wal and -shm files, which take its mode) is made 0600, and
+a folder the store makes for it 0700. Driver faults become `StoreUnavailable` with a message that says what to
+do (another process holds the lock; the disk is full), and the transaction is rolled back.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -16,9 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eai_avatar.runtime.itt.tree import DialogueState, NodeSource, TalkNode
-from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord
+from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord, StoreUnavailable
 
-SCHEMA_VERSION = 1
+# 2: sessions.clock_ms (the presentation clock survives a restart). Version 1 files are upgraded in place.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -26,7 +33,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
     characters TEXT NOT NULL,          -- JSON list of the two identity names
     created_unix_ms INTEGER NOT NULL,
-    metadata TEXT NOT NULL             -- JSON object
+    metadata TEXT NOT NULL,            -- JSON object
+    clock_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS nodes (
     session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
@@ -46,27 +54,55 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 """
 
+_SESSION_COLUMNS = "session_id, characters, created_unix_ms, metadata, clock_ms"
 _NODE_COLUMNS = (
     "node_id, state, character, text, emotion, confidence, distribution, depth, parent, left_sibling, "
     "source, created_unix_ms"
 )
 
 
+def _private_file(path: Path) -> None:
+    """Make the folders (0700) and the file (0600) before SQLite opens it; tighten a file that exists."""
+    missing = [parent for parent in (path.parent, *path.parent.parents) if not parent.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(descriptor)
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        os.chmod(path, 0o600)
+
+
+def _fault(exc: sqlite3.Error, path: str) -> StoreUnavailable:
+    """A driver error as the fault a person can act on."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        reason = "another process holds the store's write lock"
+    elif "full" in text:
+        reason = "the disk holding the store is full"
+    elif "readonly" in text or "read-only" in text:
+        reason = "the store is read-only"
+    else:
+        reason = f"the store failed ({exc})"
+    return StoreUnavailable(f"conversation store {path}: {reason}; nothing was written, try again")
+
+
 class SqliteStore(ConversationStore):
     """Args:
-    path: database file (made with its folder if missing) or ":memory:".
-    timeout_s: how long a writer waits for another's lock before failing.
+    path: database file (made 0600, with its missing folders 0700) or ":memory:".
+    timeout_s: how long a writer waits for another's lock before the write fails as StoreUnavailable.
     """
 
     def __init__(self, path: str | Path, timeout_s: float = 10.0):
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(self.path))
         # One connection per store, shared by threads under a lock; other processes open their own.
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError as exc:
+            raise _fault(exc, self.path) from None
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{self.path} is not a usable SQLite conversation store: {exc}") from exc
         self._db.execute("PRAGMA synchronous=FULL")
@@ -77,24 +113,37 @@ class SqliteStore(ConversationStore):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) == 1:  # upgrade: the clock column, 0 for sessions made before it
+                self._db.execute("ALTER TABLE sessions ADD COLUMN clock_ms INTEGER NOT NULL DEFAULT 0")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise ValueError(f"{self.path}: store schema version {row[0]}, this runtime reads {SCHEMA_VERSION}")
 
     @contextmanager
     def _write(self):
-        """One IMMEDIATE transaction: the write lock up front, commit on success, roll back on error."""
+        """One IMMEDIATE transaction: the write lock up front, commit on success, roll back on any error (a
+        driver fault is raised as StoreUnavailable)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise _fault(exc, self.path) from None
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise _fault(exc, self.path) from None
                 raise
-            self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, params).fetchall()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise _fault(exc, self.path) from None
 
     def update_metadata(self, session_id: str, metadata: dict) -> None:
         with self._write():
@@ -109,27 +158,29 @@ class SqliteStore(ConversationStore):
         try:
             with self._write():
                 self._db.execute(
-                    "INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
                     (
                         record.session_id,
                         json.dumps(list(record.characters)),
                         record.created_unix_ms,
                         json.dumps(record.metadata),
+                        record.clock_ms,
                     ),
                 )
         except sqlite3.IntegrityError:
             raise ValueError(f"a session with id {record.session_id!r} already exists") from None
 
     def get_session(self, session_id: str) -> SessionRecord:
-        rows = self._read("SELECT * FROM sessions WHERE session_id = ?", (session_id,))
+        rows = self._read(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(session_id)
         return _record(rows[0])
 
     def list_sessions(self) -> list[SessionRecord]:
-        return [_record(row) for row in self._read("SELECT * FROM sessions ORDER BY created_unix_ms, session_id")]
+        rows = self._read(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY created_unix_ms, session_id")
+        return [_record(row) for row in rows]
 
-    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode]) -> None:
+    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None) -> None:
         rows = [
             (session_id, n.id, n.state.value, n.character, n.text, n.emotion, n.confidence,
              json.dumps(list(n.distribution)), n.depth, n.parent, n.left_sibling, n.source.value,
@@ -140,11 +191,25 @@ class SqliteStore(ConversationStore):
             with self._write():
                 if not self._db.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
                     raise SessionNotFoundError(session_id)
+                last = self._db.execute("SELECT MAX(node_id) FROM nodes WHERE session_id = ?", (session_id,))
+                last = last.fetchone()[0] or 0
+                if nodes and min(n.id for n in nodes) > last + 1:
+                    raise ValueError(f"session {session_id!r}: node {min(n.id for n in nodes)} would leave a gap "
+                                     f"after the stored {last}")  # fmt: skip
                 self._db.executemany(
                     f"INSERT INTO nodes (session_id, {_NODE_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
                 )
+                if clock_ms is not None:
+                    self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?", (clock_ms, session_id))
         except sqlite3.IntegrityError:
             raise ValueError(f"session {session_id!r}: node ids {[n.id for n in nodes]} are already stored") from None
+
+    def set_clock(self, session_id: str, clock_ms: int) -> None:
+        with self._write():
+            changed = self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?",
+                                       (clock_ms, session_id)).rowcount  # fmt: skip
+        if not changed:
+            raise SessionNotFoundError(session_id)
 
     def load_nodes(self, session_id: str) -> list[TalkNode]:
         self.get_session(session_id)  # SessionNotFoundError for an unknown id
@@ -162,8 +227,8 @@ class SqliteStore(ConversationStore):
 
 
 def _record(row: tuple) -> SessionRecord:
-    session_id, characters, created, metadata = row
-    return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata))
+    session_id, characters, created, metadata, clock_ms = row
+    return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata), clock_ms)
 
 
 def _node(row: tuple) -> TalkNode:

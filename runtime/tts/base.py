@@ -63,6 +63,10 @@ class TTSBackend(ABC):
     def voices(self) -> list[str]:
         """The voice names this backend accepts."""
 
+    def accepts(self, voice: str) -> bool:
+        """Whether `synthesize` takes `voice` (by default: one of `voices()`)."""
+        return voice in self.voices()
+
     @abstractmethod
     def synthesize(self, text: str, voice: str) -> SpeechAudio:
         """Speak `text` with `voice`. ValueError for empty text or an unknown voice."""

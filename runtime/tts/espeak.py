@@ -24,13 +24,12 @@ import numpy as np
 
 from eai_avatar.runtime.audio import resample
 from eai_avatar.runtime.tts.base import PhonemeTiming, SpeechAudio, TTSBackend, WordTiming
-from eai_avatar.vocabulary import SAMPLE_RATE
+from eai_avatar.vocabulary import MAX_TEXT_CHARS, SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
 #: Longest text one call accepts, in characters: a turn's utterance, not a document. Longer text should be split
 #: by the caller so audio can start streaming before the whole of it is synthesized.
-MAX_TEXT_CHARS = 2000
 
 #: Distinct-sounding English speakers, checked to load and speak with libespeak-ng 1.52 (espeakng-loader 0.2.4):
 #: accents (US, British, RP, Scottish, Caribbean, New York, Lancaster, West Midlands) crossed with male, female
@@ -417,6 +416,10 @@ class EspeakBackend(TTSBackend):
     def voices(self) -> list[str]:
         """The curated English speakers (ENGLISH_VOICES), the names an application assigns to its characters."""
         return list(ENGLISH_VOICES)
+
+    def accepts(self, voice: str) -> bool:
+        """Any curated voice, and any espeak-ng language with an optional +variant."""
+        return isinstance(voice, str) and self._engine.resolve_voice(voice) is not None
 
     def languages(self) -> list[str]:
         """Every espeak-ng language code usable as a voice, alone or with "+variant"."""

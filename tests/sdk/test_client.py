@@ -427,8 +427,8 @@ def test_from_proto_decodes_png_rgba_and_rejects_a_short_raw_image():
     )
     with pytest.raises(ValueError, match=f"'ada'.*raw_rgb image of {W}x{H} needs {W * H * 3} bytes, got 10"):
         from_proto(short)
-    with pytest.raises(ValueError, match="empty oneof"):
-        from_proto(converse_pb2.ServerEvent())
+    # an event this client does not know (a newer server's addition arrives as an empty oneof here) is skipped
+    assert from_proto(converse_pb2.ServerEvent()) is None
 
 
 def test_save_mp4_places_avatars_side_by_side_with_one_audio_track(serve, tmp_path):

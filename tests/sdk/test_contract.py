@@ -16,7 +16,7 @@ def test_client_and_server_events_cover_the_protocol():
     expected = {"attach", "user_text", "user_audio", "user_utterance_end", "scripted_line", "advance"}
     assert client == expected | {"interrupt", "end"}
     server = {f.name for f in converse_pb2.ServerEvent.DESCRIPTOR.oneofs_by_name["event"].fields}
-    assert server == {"header", "turn_started", "frame", "audio", "turn_ended", "status", "end"}
+    assert server == {"header", "turn_started", "frame", "audio", "turn_ended", "status", "end", "human_speech"}
 
 
 def test_frame_round_trip():

@@ -13,7 +13,7 @@ from eai_avatar.client import AsyncAvatarClient, AuthenticationError, NotFoundEr
 from eai_avatar.runtime.bundle import Bundle, default_bundle_path  # noqa: E402
 from eai_avatar.runtime.pipeline import Models  # noqa: E402
 from eai_avatar.runtime.server import AvatarServicer, create_server  # noqa: E402
-from eai_avatar.runtime.service.sessions import SessionManager  # noqa: E402
+from eai_avatar.runtime.sessions import SessionManager  # noqa: E402
 from eai_avatar.runtime.store import SqliteStore  # noqa: E402
 from eai_avatar.v1 import converse_pb2, service_pb2_grpc  # noqa: E402
 

@@ -13,9 +13,9 @@ pytest.importorskip("espeakng_loader", reason="the offline voice is espeak-ng (p
 
 from eai_avatar.client import AsyncAvatarClient, NotFoundError  # noqa: E402
 from eai_avatar.runtime.bundle import Bundle, default_bundle_path  # noqa: E402
-from eai_avatar.runtime.pipeline import Conversation, Models, TurnRequest  # noqa: E402
+from eai_avatar.runtime.pipeline import Conversation, Models, OutputSpec, TurnRequest  # noqa: E402
 from eai_avatar.runtime.server import AvatarServicer, create_server  # noqa: E402
-from eai_avatar.runtime.service.sessions import SessionManager  # noqa: E402
+from eai_avatar.runtime.sessions import SessionManager  # noqa: E402
 from eai_avatar.runtime.store import SqliteStore  # noqa: E402
 from eai_avatar.vocabulary import SAMPLES_PER_FRAME  # noqa: E402
 
@@ -41,27 +41,30 @@ async def _one_turn(client, session_id, speaker, text):
 def test_audio_and_video_stay_in_sync_across_turns(models):
     """Every audio piece starts at its first frame's time and lasts exactly its frames, so there is no drift
     however long a session runs (the invariant a 10-minute session rests on)."""
-    conversation = Conversation(models, ("ada", "bo"), seed=5, render_images=False)
+    conversation = Conversation(models, ("ada", "bo"), seed=5, output=OutputSpec(include_images=False))
     samples = 0
     for speaker, text in [("ada", "One."), ("bo", "Two, and a longer line than that."), ("ada", "Three!")] * 2:
         plan = conversation.plan_turn(TurnRequest(speaker, text))
         assert plan.start_ms == samples * 1000 // 16000
-        for audio, frames in conversation.turn_chunks(plan):
+        for chunk in conversation.turn_chunks(plan):
+            audio = chunk.audio
             assert audio[0].presentation_ms == samples * 1000 // 16000
-            assert {f.presentation_ms for f in frames} >= {audio[0].presentation_ms}
+            assert {f.presentation_ms for f in chunk.frames} >= {audio[0].presentation_ms}
             samples += len(audio[0].samples)
-            assert len(audio[0].samples) % SAMPLES_PER_FRAME == 0
+            assert len(audio[0].samples) % SAMPLES_PER_FRAME == 0 == len(audio[0].samples) - chunk.count * 640
     assert samples == conversation.clock_frames * SAMPLES_PER_FRAME
 
 
 def test_the_publisher_mirrors_a_session(models, tmp_path):
     zmq = pytest.importorskip("zmq")
-    from eai_avatar.runtime.publisher import FramePublisher
+    from eai_avatar.runtime.outputs.zmq import FramePublisher, PublisherOutput
 
     async def scenario():
         publisher = FramePublisher("tcp://127.0.0.1:*")
         manager = SessionManager(models, SqliteStore(tmp_path / "s.db"))
-        server, port = await create_server("127.0.0.1:0", AvatarServicer(manager=manager, publisher=publisher))
+        server, port = await create_server(
+            "127.0.0.1:0", AvatarServicer(manager=manager, mirrors=[PublisherOutput(publisher)])
+        )
         await server.start()
         client = AsyncAvatarClient(f"127.0.0.1:{port}")
         session = await client.create_session(["ada", "bo"], output={"pacing": "as_fast_as_possible"}, seed=1)
@@ -122,17 +125,17 @@ def test_real_time_pacing_and_closing(models, tmp_path):
         events = await _one_turn(client, session.session_id, "ada", "Let us take this slowly, one frame at a time.")
         elapsed = time.perf_counter() - started
         rounds = await client.close_session(session.session_id)
-        with pytest.raises(NotFoundError, match="closed"):
+        with pytest.raises(NotFoundError, match="no session"):
             await _one_turn(client, session.session_id, "ada", "Hello?")
-        tree = [n.text for n in (await asyncio.to_thread(manager.store.load_tree, session.session_id))]
+        stored = [record.session_id for record in await asyncio.to_thread(manager.store.list_sessions)]
         await client.close()
         await server.stop(None)
-        return events, elapsed, rounds, tree
+        return events, elapsed, rounds, stored
 
-    events, elapsed, rounds, tree = asyncio.run(scenario())
+    events, elapsed, rounds, stored = asyncio.run(scenario())
     frames = next(e for e in events if type(e).__name__ == "TurnEnded").frames
     assert elapsed >= 0.8 * frames / 25  # events left at presentation time, not as fast as they were made
-    assert rounds == 1 and len(tree) == 2  # a closed session's tree stays stored
+    assert rounds == 1 and stored == []  # a closed session and its tree are deleted, as service.proto says
     assert np.isfinite(elapsed)
 
 

@@ -7,11 +7,19 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
 from eai_avatar.runtime.itt import EmotionEstimate, InteractiveTalkingTree
-from eai_avatar.runtime.store import SessionNotFoundError, SessionRecord, SqliteStore
+from eai_avatar.runtime.store import (
+    SessionNotFoundError,
+    SessionRecord,
+    SqliteStore,
+    StoreCorrupt,
+    StoreUnavailable,
+    commit_round,
+)
 from tests.runtime.itt.conftest import build_three_rounds
 
 
@@ -60,7 +68,7 @@ def test_a_corrupt_stored_tree_is_refused(tmp_path):
         store.append_nodes("s1", build_three_rounds().nodes)
     with sqlite3.connect(path) as db:
         db.execute("UPDATE nodes SET depth = 7 WHERE node_id = 3")
-    with SqliteStore(path) as store, pytest.raises(ValueError, match="node 3: stored depth 7"):
+    with SqliteStore(path) as store, pytest.raises(StoreCorrupt, match="node 3: stored depth 7"):
         store.load_tree("s1")
 
 
@@ -158,3 +166,110 @@ def test_several_writer_processes_on_one_file(tmp_path):
     with SqliteStore(path) as store:
         assert sorted(r.session_id for r in store.list_sessions()) == ["p0", "p1", "p2", "p3"]
         assert all(len(store.load_tree(f"p{i}")) == 50 for i in range(4))
+
+
+def test_files_are_private_and_missing_folders_are_made_0700(tmp_path):
+    path = tmp_path / "made" / "here" / "conv.db"
+    with SqliteStore(path) as store:
+        store.create_session(_record())
+        store.append_nodes("s1", build_three_rounds().nodes[:2])
+        modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    assert modes["conv.db"] == 0o600
+    assert all(mode == 0o600 for name, mode in modes.items() if name.startswith("conv.db"))  # -wal, -shm too
+    assert (tmp_path / "made").stat().st_mode & 0o777 == 0o700
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_append_that_would_leave_a_gap_is_refused(tmp_path):
+    nodes = build_three_rounds().nodes
+    with SqliteStore(tmp_path / "conv.db") as store:
+        store.create_session(_record())
+        store.append_nodes("s1", nodes[:2])
+        with pytest.raises(ValueError, match="gap"):
+            store.append_nodes("s1", nodes[4:6])
+        assert [n.id for n in store.load_nodes("s1")] == [1, 2]
+
+
+def test_the_clock_commits_with_the_round_and_survives_reopening(tmp_path):
+    nodes = build_three_rounds().nodes
+    with SqliteStore(tmp_path / "conv.db") as store:
+        store.create_session(_record())
+        store.append_nodes("s1", nodes[:2], clock_ms=2480)
+        assert store.get_session("s1").clock_ms == 2480
+        store.set_clock("s1", 1960)  # the turn was interrupted: the clock is where it really ended
+    with SqliteStore(tmp_path / "conv.db") as store:
+        assert store.get_session("s1").clock_ms == 1960
+
+
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, characters TEXT NOT NULL, "
+            "created_unix_ms INTEGER NOT NULL, metadata TEXT NOT NULL);"
+            "INSERT INTO sessions VALUES ('old', '[\"ada\", \"bo\"]', 5, '{}');"
+        )
+    with SqliteStore(path) as store:
+        assert store.get_session("old").clock_ms == 0
+        store.append_nodes("old", build_three_rounds().nodes[:2], clock_ms=40)
+        assert len(store.load_tree("old")) == 2 and store.get_session("old").clock_ms == 40
+
+
+LOCKER = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    sys.stdout.write("locked\\n")
+    sys.stdout.flush()
+    time.sleep(float(sys.argv[2]))
+    db.execute("ROLLBACK")
+    """
+)
+
+
+def test_a_lock_held_by_another_process_is_unavailable_then_retried(tmp_path):
+    path = tmp_path / "conv.db"
+    nodes = build_three_rounds().nodes
+    with SqliteStore(path, timeout_s=0.1) as store:
+        store.create_session(_record())
+        locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(path), "1.0"], stdout=subprocess.PIPE, text=True)
+        assert locker.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreUnavailable, match="another process holds the store's write lock"):
+            store.append_nodes("s1", nodes[:2], clock_ms=80)
+        assert store.load_nodes("s1") == [] and store.get_session("s1").clock_ms == 0  # nothing half-written
+        waits = []
+
+        def wait(seconds):
+            waits.append(seconds)
+            time.sleep(seconds)
+
+        # retried until the other process lets go: 0.1 s per attempt, then 0.1, 0.2, 0.4 s apart
+        commit_round(store, "s1", nodes[:2], 80, retries=6, backoff_s=0.1, sleep=wait)
+        locker.wait(timeout=10)
+        assert waits and [n.id for n in store.load_nodes("s1")] == [1, 2]
+        assert store.get_session("s1").clock_ms == 80
+
+
+def test_a_full_disk_is_unavailable_and_loses_nothing(tmp_path):
+    path = tmp_path / "conv.db"
+    tree = InteractiveTalkingTree(["ada", "bo"])
+    with SqliteStore(path) as store:
+        store.create_session(_record())
+        db = store._db
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        db.execute(f"PRAGMA max_page_count = {pages + 2}")  # what a full disk looks like to SQLite
+        stored, failed = 0, None
+        for r in range(200):
+            speak, listen = tree.add_round("ada" if r % 2 else "bo", "x" * 900, EmotionEstimate.certain("sad"))
+            try:
+                commit_round(store, "s1", [speak, listen], 40 * r, retries=1, backoff_s=0, sleep=lambda s: None)
+                stored += 1
+            except StoreUnavailable as exc:
+                failed = exc
+                break
+        assert failed is not None and "disk holding the store is full" in str(failed)
+        db.execute("PRAGMA max_page_count = 1073741823")
+        assert len(store.load_tree("s1")) == 2 * stored  # whole rounds only, no gap

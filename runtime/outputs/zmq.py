@@ -1,4 +1,4 @@
-"""Frame publisher: a ZeroMQ socket that fans a session's frames, audio and events out to local viewers.
+"""The ZeroMQ output: a socket that fans every session's frames, audio and events out to local viewers.
 
 The gRPC stream serves the client that drives a session; this is a side channel for anything else that wants to
 watch (a debug viewer, a recorder, a second screen) without touching that stream. Publishing never blocks: a
@@ -17,8 +17,8 @@ Wire format (one ZeroMQ multipart message per item, three frames):
                                ({name: weight}) and head_pose ({yaw_deg, pitch_deg, roll_deg, tx, ty, scale});
                                the same fields and meanings as the Frame message of proto/eai_avatar/v1.
                         audio: avatar, presentation_ms, sample_rate.
-                        event: type ("header"|"turn_started"|"turn_ended"|"status"|"end") and that event's
-                               fields as in the proto.
+                        event: type ("header"|"turn_started"|"turn_ended"|"human_speech"|"status"|"end")
+                               and that event's fields as in the proto.
     frame 2  payload  bytes: the image as `encoding` says (raw: width * height * 3 or 4 bytes, row-major, top row
                       first) for "frame"; PCM16 little-endian mono samples for "audio"; usually empty for "event".
 
@@ -48,6 +48,9 @@ from collections import defaultdict
 from typing import Any
 
 import zmq
+
+from eai_avatar.runtime.rig.face_rig import POSE_FIELDS
+from eai_avatar.vocabulary import ARKIT_BLENDSHAPES, SAMPLE_RATE
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +180,38 @@ class FramePublisher:
 
     def __repr__(self) -> str:
         return f"FramePublisher({self.last_endpoint!r}, sent={self.sent}, dropped={self.dropped})"
+
+
+class PublisherOutput:
+    """The ZeroMQ output: every event of every session's stream, published in the format above. A mirror of a
+    `SessionStream` (`mirrors=[publisher_output]`): called with (session_id, event), never blocks."""
+
+    def __init__(self, publisher: FramePublisher):
+        self.publisher = publisher
+
+    def __call__(self, session_id: str, event) -> None:
+        from google.protobuf import json_format
+
+        from eai_avatar.runtime.outputs.grpc import to_message
+        from eai_avatar.runtime.pipeline.events import AudioOut, FrameOut, StreamFailed
+
+        match event:
+            case FrameOut(frame=f):
+                header = {"avatar": f.avatar, "index": f.index, "presentation_ms": f.presentation_ms,
+                          "role": f.role, "emotion": f.emotion, "width": f.width, "height": f.height,
+                          "encoding": f.encoding}  # fmt: skip
+                if f.blendshapes is not None:
+                    header["blendshapes"] = dict(zip(ARKIT_BLENDSHAPES, map(float, f.blendshapes), strict=True))
+                if f.head_pose is not None:
+                    header["head_pose"] = {name: float(getattr(f.head_pose, name)) for name in POSE_FIELDS}
+                self.publisher.publish(session_id, "frame", header, f.image)
+            case AudioOut(piece=piece):
+                header = {"avatar": piece.avatar, "presentation_ms": piece.presentation_ms, "sample_rate": SAMPLE_RATE}
+                self.publisher.publish(session_id, "audio", header, piece.samples.astype("<i2").tobytes())
+            case StreamFailed(error=error):
+                self.publisher.publish(session_id, "event", {"type": "end", "reason": f"failed: {error}"})
+            case _:
+                message = to_message(event)
+                kind = message.WhichOneof("event")
+                fields = json_format.MessageToDict(getattr(message, kind), preserving_proto_field_name=True)
+                self.publisher.publish(session_id, "event", {"type": kind, **fields})

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import zmq
 
-from eai_avatar.runtime.publisher import FramePublisher
+from eai_avatar.runtime.outputs.zmq import FramePublisher
 
 
 def subscriber(endpoint: str, topic: str, rcvhwm: int = 1000) -> zmq.Socket:

@@ -1,0 +1,61 @@
+"""The models every session shares, loaded once per server on the engines the runtime config names."""
+
+from __future__ import annotations
+
+from eai_avatar.runtime.bundle import Bundle
+from eai_avatar.runtime.config import MODELS, RuntimeConfig
+from eai_avatar.runtime.models.audio2exp import ExpressionGenerator, engine_expression_generator
+from eai_avatar.runtime.models.crhmg_onnx import engine_head_mask_generator
+from eai_avatar.runtime.models.head_masks import HeadMaskGenerator
+from eai_avatar.runtime.models.leed import ListeningDictionary
+
+
+class Models:
+    """The bundle's models (all stateless per call) and the recognizer and voice, made on first use.
+
+    Args:
+        bundle: a verified engine bundle.
+        config: engine backend per model and threads (default: onnxruntime on the CPU, 2 threads).
+        threads: overrides `config.threads`.
+        recognizer, tts: ready-made ones (tests pass fakes; a server makes its own on first use).
+    """
+
+    def __init__(self, bundle: Bundle, config: RuntimeConfig | None = None, threads: int | None = None,
+                 recognizer=None, tts=None):  # fmt: skip
+        self.bundle = bundle
+        self.config = config or RuntimeConfig()
+        threads = threads or self.config.threads
+        engines = {name: bundle.engine(name, self.config.engines[name], threads=threads) for name in MODELS}
+        self.head_masks: HeadMaskGenerator = engine_head_mask_generator(
+            engines["crhmg_encoder"], engines["crhmg_generator"]
+        )
+        self.expressions: ExpressionGenerator = engine_expression_generator(engines["audio2exp"])
+        self.leed = ListeningDictionary.load(bundle.path("leed"))
+        self.renderer = engines["renderer"]
+        self.image_size = next(s.shape[-1] for s in self.renderer.input_spec() if s.name == "control")
+        self._recognizer, self._tts = recognizer, tts
+
+    @property
+    def recognizer(self):
+        """The emotion recognizer C (MiniLM + the bundle's head), created on first use."""
+        if self._recognizer is None:
+            from eai_avatar.runtime.emotion import EmotionRecognizer
+
+            self._recognizer = EmotionRecognizer(head=self.bundle.path("emotion_head"))
+        return self._recognizer
+
+    @property
+    def tts(self):
+        """The offline TTS (espeak-ng), created on first use; turns that bring their own audio never need it."""
+        if self._tts is None:
+            from eai_avatar.runtime.tts.espeak import EspeakBackend
+
+            self._tts = EspeakBackend()
+        return self._tts
+
+    def voices(self) -> list[str] | None:
+        """The voices the TTS accepts, or None when no TTS is installed."""
+        try:
+            return list(self.tts.voices())
+        except (ImportError, RuntimeError, OSError):
+            return None

@@ -1,0 +1,69 @@
+"""The drawing stages: the renderer's control images (mask + E_t) and the renderer itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eai_avatar.runtime.engines import Engine
+from eai_avatar.runtime.pipeline.frames import MediaChunk
+from eai_avatar.runtime.pipeline.stages.base import Stage
+from eai_avatar.runtime.rig import FaceRig, RigState, draw_motion_image
+
+
+class MotionImages(Stage):
+    """Fills `controls` of every drawn avatar: its mask upsampled to the renderer's size beside the facial-motion
+    image E_t, the face rig drawn with the frame's blendshapes and pose (paper section 3.5's control)."""
+
+    name = "motion images"
+
+    def __init__(self, rigs: dict[str, FaceRig], size: int):
+        self.rigs, self.size = rigs, size
+
+    def process(self, chunk: MediaChunk) -> None:
+        size = self.size
+        for avatar in chunk.avatars:
+            if not avatar.drawn:
+                continue
+            controls = np.empty((avatar.count, 4, size, size), np.float32)
+            for offset in range(avatar.count):
+                controls[offset, 0] = upsample(avatar.masks[offset], size)
+                state = RigState(avatar.blendshapes[offset], avatar.poses[offset])
+                motion = draw_motion_image(self.rigs[avatar.avatar], state, (size, size))
+                controls[offset, 1:] = motion.transpose(2, 0, 1).astype(np.float32) / 255
+            avatar.controls = controls
+
+
+class Render(Stage):
+    """Fills `rgba` of every drawn avatar: all of the chunk's controls in one renderer batch (alpha = the mask)."""
+
+    name = "render"
+
+    def __init__(self, renderer: Engine, identity_index: dict[str, int]):
+        self.renderer, self.identity_index = renderer, identity_index
+
+    def process(self, chunk: MediaChunk) -> None:
+        drawn = [avatar for avatar in chunk.avatars if avatar.drawn and avatar.count]
+        if not drawn:
+            return
+        controls = np.concatenate([avatar.controls for avatar in drawn])
+        identities = np.concatenate([np.full(avatar.count, self.identity_index[avatar.avatar], np.int64)
+                                     for avatar in drawn])  # fmt: skip
+        rgba = self.renderer.run({"control": controls, "identity": identities})["rgba"]
+        images = (np.clip(rgba, 0.0, 1.0).transpose(0, 2, 3, 1) * 255.0 + 0.5).astype(np.uint8)
+        start = 0
+        for avatar in drawn:
+            avatar.rgba = images[start : start + avatar.count]
+            start += avatar.count
+
+
+def upsample(mask: np.ndarray, size: int) -> np.ndarray:
+    """A CRHMG mask (h, h) in [0, 1] -> (size, size) by bilinear interpolation (the renderer's soft edge)."""
+    h = mask.shape[0]
+    if h == size:
+        return mask.astype(np.float32)
+    coords = (np.arange(size, dtype=np.float32) + 0.5) * h / size - 0.5
+    low = np.clip(np.floor(coords).astype(int), 0, h - 1)
+    high = np.clip(low + 1, 0, h - 1)
+    weight = np.clip(coords - low, 0.0, 1.0)
+    rows = mask[low] * (1 - weight)[:, None] + mask[high] * weight[:, None]
+    return (rows[:, low] * (1 - weight)[None] + rows[:, high] * weight[None]).astype(np.float32)

@@ -1,0 +1,273 @@
+"""Sessions: what CreateSession asks for, checked completely before anything is stored; kept durably in the
+conversation store (so they survive a restart); held in memory as a `Session` while in use.
+
+A session is driven by one stream at a time: attaching a second stream ends the first with StreamEnd
+("attached elsewhere"). Closing a session ends its stream within one chunk and deletes its tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from eai_avatar.runtime.config import RuntimeConfig
+from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, NotFound
+from eai_avatar.runtime.pipeline import Conversation, Models, OutputSpec
+from eai_avatar.runtime.store.base import ConversationStore, SessionRecord
+
+logger = logging.getLogger(__name__)
+
+MODES = ("agent_agent", "human_agent")
+BACKENDS = ("scripted", "openai", "local")
+
+
+@dataclass(frozen=True)
+class CharacterSpec:
+    identity: str
+    voice: str = ""  # empty: the identity's default voice
+    persona: str = ""
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """CreateSession's request in the runtime's terms (the service translates the wire message)."""
+
+    characters: tuple[CharacterSpec, ...]
+    mode: str = "agent_agent"
+    backend: str = ""  # empty: scripted
+    topic: str = ""
+    output: OutputSpec = OutputSpec()
+    seed: int = 0  # 0: random
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    characters: tuple[str, str]
+    voices: dict[str, str]
+    personas: dict[str, str]
+    mode: str  # agent_agent or human_agent
+    backend: str
+    topic: str
+    seed: int
+    output: OutputSpec
+
+    @property
+    def human(self) -> str | None:
+        """The human's character in HUMAN_AGENT mode (characters[0]), else None."""
+        return self.characters[0] if self.mode == "human_agent" else None
+
+    @property
+    def agent(self) -> str | None:
+        return self.characters[1] if self.mode == "human_agent" else None
+
+    def to_metadata(self) -> dict:
+        return {"voices": self.voices, "personas": self.personas, "mode": self.mode, "backend": self.backend,
+                "topic": self.topic, "seed": self.seed, "output": self.output.to_dict()}  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: SessionRecord) -> SessionSettings:
+        meta = record.metadata
+        output = _output_from_metadata(meta["output"])
+        return cls(tuple(record.characters), dict(meta["voices"]), dict(meta["personas"]), meta["mode"],
+                   meta["backend"], meta["topic"], int(meta["seed"]), output)  # fmt: skip
+
+
+def _output_from_metadata(data: dict) -> OutputSpec:
+    """OutputSpec from a stored session; sessions stored before it kept the wire message's JSON form."""
+    if "imageEncoding" in data or "jpegQuality" in data or "includeImages" in data:
+        names = {"IMAGE_ENCODING_RAW_RGB": "raw_rgb", "IMAGE_ENCODING_RAW_RGBA": "raw_rgba",
+                 "IMAGE_ENCODING_PNG": "png"}  # fmt: skip
+        data = {"image_encoding": names.get(data.get("imageEncoding"), "jpeg"), "width": data.get("width", 256),
+                "height": data.get("height", 256), "fps": data.get("fps", 25),
+                "real_time": data.get("pacing") != "PACING_AS_FAST_AS_POSSIBLE",
+                "jpeg_quality": data.get("jpegQuality", 85),
+                **{snake: data.get(camel, True) for snake, camel in (
+                    ("include_images", "includeImages"), ("include_audio", "includeAudio"),
+                    ("include_blendshapes", "includeBlendshapes"), ("include_head_pose", "includeHeadPose"),
+                    ("include_listener_frames", "includeListenerFrames"))}}  # fmt: skip
+    return OutputSpec.from_dict(data)
+
+
+class Session:
+    """A session in memory: its settings, its conversation (tree, Q, pipeline state), its dialogue backend, and
+    the stream driving it (at most one; `driving` makes a new stream wait until the old one has let go)."""
+
+    def __init__(self, session_id: str, settings: SessionSettings, conversation: Conversation, dialogue=None):
+        self.id, self.settings, self.conversation = session_id, settings, conversation
+        self._dialogue = dialogue
+        self.driving = asyncio.Lock()
+        self.stream = None  # the SessionStream attached now
+        self.closed = False
+
+    @property
+    def dialogue(self):
+        if self._dialogue is None:
+            from eai_avatar.runtime.dialogue import create_backend
+
+            self._dialogue = create_backend(self.settings.backend, topic=self.settings.topic, seed=self.settings.seed)
+        return self._dialogue
+
+    def attach(self, stream) -> None:
+        """`stream` drives the session from now on; a stream attached before it ends ("attached elsewhere")."""
+        if self.closed:
+            raise NotFound(f"session {self.id!r} was closed")
+        if self.stream is not None and self.stream is not stream:
+            self.stream.stop("attached elsewhere: another stream attached to this session")
+        self.stream = stream
+
+    def detach(self, stream) -> None:
+        if self.stream is stream:
+            self.stream = None
+
+
+class SessionManager:
+    """Creates, finds (in memory, else in the store: a restart loses nothing) and closes sessions.
+
+    Methods that touch the store are synchronous (run them in a worker thread); `close` is a coroutine because it
+    must also stop a stream on the event loop."""
+
+    def __init__(self, models: Models, store: ConversationStore, config: RuntimeConfig | None = None):
+        self.models, self.store = models, store
+        self.config = config or models.config
+        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ creating
+
+    def create(self, request: SessionRequest) -> tuple[str, SessionSettings]:
+        """Check everything the request names (identities, voices, dialogue backend and topic), then store it."""
+        settings = self.resolve(request)
+        dialogue = self._dialogue_backend(settings)
+        session_id = secrets.token_urlsafe(12)
+        record = SessionRecord(session_id, settings.characters, int(time.time() * 1000), settings.to_metadata())
+        self.store.create_session(record)
+        self._remember(Session(session_id, settings, self._conversation(session_id, settings, record), dialogue))
+        return session_id, settings
+
+    def resolve(self, request: SessionRequest) -> SessionSettings:
+        limits = self.config.limits
+        bundle = self.models.bundle
+        if len(request.characters) != 2:
+            raise InvalidInput(f"a session has exactly two characters, got {len(request.characters)}")
+        names = tuple(c.identity for c in request.characters)
+        for name in names:
+            if name not in bundle.identities:
+                raise NotFound(f"unknown identity {name!r}; the bundle has {', '.join(bundle.identities)}")
+        if names[0] == names[1]:
+            raise InvalidInput("the two characters must be different identities")
+        if request.mode not in MODES:
+            raise InvalidInput(f"mode {request.mode!r} is not one of {', '.join(MODES)}")
+        backend = request.backend or "scripted"
+        if backend not in BACKENDS:
+            raise InvalidInput(f"dialogue_backend {backend!r} is not one of {', '.join(BACKENDS)}")
+        if len(request.topic) > limits.topic_chars:
+            raise InvalidInput(f"dialogue_topic must be at most {limits.topic_chars} characters")
+        if request.output.include_human_avatar and request.mode != "human_agent":
+            raise InvalidInput("output.include_human_avatar needs a HUMAN_AGENT session")
+        personas, voices = {}, {}
+        for character in request.characters:
+            if len(character.persona) > limits.persona_chars:
+                raise InvalidInput(f"persona of {character.identity} must be at most {limits.persona_chars} characters")
+            personas[character.identity] = character.persona
+            voices[character.identity] = character.voice or bundle.identity(character.identity).voice
+            if character.voice:
+                self._check_voice(character.identity, character.voice)
+        seed = request.seed or secrets.randbits(63)
+        return SessionSettings(names, voices, personas, request.mode, backend, request.topic, seed, request.output)
+
+    def _check_voice(self, identity: str, voice: str) -> None:
+        try:
+            tts = self.models.tts
+        except (ImportError, OSError, RuntimeError) as exc:
+            raise FailedPrecondition(
+                f"voice {voice!r} was asked for {identity}, but this server has no TTS ({exc})"
+            ) from None
+        if not tts.accepts(voice):
+            raise NotFound(f"unknown voice {voice!r} for {identity}; voices include {', '.join(tts.voices()[:8])}")
+
+    @staticmethod
+    def _dialogue_backend(settings: SessionSettings):
+        """The session's backend, made now so a bad topic or a backend that is not set up fails CreateSession."""
+        from eai_avatar.runtime.dialogue import create_backend
+
+        try:
+            return create_backend(settings.backend, topic=settings.topic, seed=settings.seed)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        except (RuntimeError, ImportError, OSError) as exc:
+            raise FailedPrecondition(f"the {settings.backend} dialogue backend is not usable here: {exc}") from None
+
+    # ------------------------------------------------------------------ finding
+
+    def get(self, session_id: str) -> Session:
+        """The session, rebuilt from the store if this process does not hold it (after a restart, or evicted)."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                self._sessions.move_to_end(session_id)
+                return session
+        record = self.store.get_session(session_id)  # SessionNotFoundError (a NotFound) for an unknown id
+        settings = SessionSettings.from_record(record)
+        session = Session(session_id, settings, self._conversation(session_id, settings, record))
+        return self._remember(session)
+
+    def loaded(self, session_id: str) -> Session | None:
+        """The session if this process holds it in memory."""
+        with self._lock:
+            return self._sessions.get(session_id)
+
+    def _conversation(self, session_id: str, settings: SessionSettings, record: SessionRecord) -> Conversation:
+        tree = self.store.load_tree(session_id)  # StoreCorrupt (FAILED_PRECONDITION) for a damaged tree
+        # A rebuilt session draws new randomness (the seed mixed with the rounds so far): the tree, which is what
+        # the conversation means, is exact; head motion after a restart need not repeat what was never sent.
+        return Conversation(self.models, settings.characters, tree, seed=settings.seed + tree.rounds,
+                            voices=settings.voices, output=settings.output, human=settings.human, store=self.store,
+                            session_id=session_id, clock_ms=record.clock_ms, config=self.config)  # fmt: skip
+
+    def _remember(self, session: Session) -> Session:
+        """Keep `session` in memory, dropping the least recently used detached ones beyond the limit."""
+        with self._lock:
+            kept = self._sessions.setdefault(session.id, session)
+            self._sessions.move_to_end(session.id)
+            idle = [s for s in self._sessions.values() if s.stream is None and s is not kept]
+            for stale in idle[: max(0, len(self._sessions) - self.config.limits.idle_sessions)]:
+                del self._sessions[stale.id]
+            return kept
+
+    # ------------------------------------------------------------------ closing
+
+    async def close(self, session_id: str, run=None) -> int:
+        """End the session's stream (StreamEnd "session closed", within one chunk), wait until it has let go, then
+        delete the session and its tree from the store. Returns the rounds the tree held."""
+        run = run or _in_thread
+        session = self.loaded(session_id)
+        if session is not None:
+            session.closed = True
+            if session.stream is not None:
+                session.stream.stop("session closed")
+            async with session.driving:  # the stream's work in progress finishes first
+                pass
+        try:
+            rounds = await run(self._delete, session_id)
+        except BaseException:
+            if session is not None:
+                session.closed = False
+            raise
+        with self._lock:
+            self._sessions.pop(session_id, None)
+        return rounds
+
+    def _delete(self, session_id: str) -> int:
+        self.store.get_session(session_id)  # NotFound for an unknown (or already closed) id
+        nodes = self.store.load_nodes(session_id)
+        self.store.delete_session(session_id)
+        return sum(1 for node in nodes if node.state.value == "speak")
+
+
+async def _in_thread(function, *args):
+    return await asyncio.get_running_loop().run_in_executor(None, function, *args)

@@ -1,0 +1,378 @@
+"""One attached stream of a session: commands in, the session's typed events out, paced, interruptible, never
+fatal, and nothing accepted ever dropped.
+
+Three parts, each with its own bound:
+
+    reader    commands from the client (translated by the service) -> the command queue (`queued_events`). When
+              the queue is full the reader stops reading, so the transport's flow control (HTTP/2 windows) makes
+              the client's sends wait: a client never has to pace itself, and no accepted event is discarded.
+    producer  holds the session (`Session.driving`) and runs commands one at a time in a worker thread: a turn is
+              prepared, its round committed whole to the store before its first frame, then its media made chunk by
+              chunk, each event paced (real time) and put in the outbox (`outbox_events`): a slow client holds its
+              own session back and pins a bounded amount of memory.
+    events()  what the output yields: the outbox, in order, ending with StreamEnded (or StreamFailed).
+
+`stop(reason)` (a second attach, CloseSession, the server stopping) ends the producer at the next chunk; the
+stream then ends with StreamEnded(reason), even when its client is not reading. An Interrupt stops the turn in
+progress at the next chunk and drops queued agent work; a bad command becomes a Notice and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from eai_avatar.runtime.config import Limits
+from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, NotFound, Unavailable
+from eai_avatar.runtime.pipeline.events import (
+    AudioOut,
+    Event,
+    FrameOut,
+    HumanSpeech,
+    Notice,
+    StreamEnded,
+    StreamFailed,
+    StreamStarted,
+    TurnEnded,
+    TurnStarted,
+)
+from eai_avatar.runtime.pipeline.frames import MediaChunk, TurnRequest
+from eai_avatar.runtime.pipeline.stages import check_text
+from eai_avatar.runtime.sessions.commands import (
+    DROPPED_BY_INTERRUPT,
+    Advance,
+    Command,
+    EndStream,
+    EndUtterance,
+    HearAudio,
+    Interrupt,
+    Rejected,
+    Say,
+    SpeakLine,
+    Undecodable,
+)
+from eai_avatar.runtime.sessions.manager import Session
+
+logger = logging.getLogger(__name__)
+
+#: Errors that are the client's or the moment's, reported as a WARNING Notice; anything else is a failed turn.
+EXPECTED = (InvalidInput, NotFound, FailedPrecondition, Unavailable, ValueError, KeyError)
+
+
+class Outbox:
+    """The events made and not yet sent. `put` waits while `limit` events are waiting (a slow client holds its
+    session back); `put_urgent` never waits (the end of a stream must get through to a client that reads)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._items: deque[Event] = deque()
+        self._changed = asyncio.Condition()
+
+    async def put(self, event: Event, stop: asyncio.Event) -> bool:
+        """Add `event` once there is room; False (and not added) if `stop` is set first."""
+        async with self._changed:
+            while len(self._items) >= self.limit and not stop.is_set():
+                await _wait_either(self._changed.wait(), stop.wait())
+            if stop.is_set():
+                return False
+            self._items.append(event)
+            self._changed.notify_all()
+            return True
+
+    async def put_urgent(self, event: Event) -> None:
+        async with self._changed:
+            self._items.append(event)
+            self._changed.notify_all()
+
+    async def get(self) -> Event:
+        async with self._changed:
+            while not self._items:
+                await self._changed.wait()
+            event = self._items.popleft()
+            self._changed.notify_all()
+            return event
+
+    async def drained(self, stop: asyncio.Event) -> None:
+        """Wait until every event put has been taken (or `stop` is set)."""
+        async with self._changed:
+            while self._items and not stop.is_set():
+                await _wait_either(self._changed.wait(), stop.wait())
+
+
+class CommandQueue:
+    """Commands read ahead of the producer, at most `limit`; `put` waits for room (that wait is the flow control)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._items: deque[Command] = deque()
+        self._changed = asyncio.Condition()
+
+    async def put(self, command: Command) -> None:
+        async with self._changed:
+            while len(self._items) >= self.limit:
+                await self._changed.wait()
+            self._items.append(command)
+            self._changed.notify_all()
+
+    async def get(self, stop: asyncio.Event) -> Command | None:
+        """The next command, or None once `stop` is set."""
+        async with self._changed:
+            while not self._items and not stop.is_set():
+                await _wait_either(self._changed.wait(), stop.wait())
+            if stop.is_set():
+                return None
+            command = self._items.popleft()
+            self._changed.notify_all()
+            return command
+
+    async def drop(self, kinds: tuple[type, ...]) -> int:
+        async with self._changed:
+            kept = deque(item for item in self._items if not isinstance(item, kinds))
+            dropped = len(self._items) - len(kept)
+            self._items = kept
+            self._changed.notify_all()
+            return dropped
+
+
+async def _wait_either(*awaitables) -> None:
+    tasks = [asyncio.ensure_future(a) for a in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+class SessionStream:
+    """Drives `session` from `commands`; `events()` is what an output sends.
+
+    Args:
+        session: the session (it is attached at `events()`; a stream already attached ends).
+        commands: the client's commands, in order (an async iterator that ends when the client half-closes).
+        limits: queue and outbox bounds, text and audio limits.
+        executor: where model work runs (None: the loop's default).
+        mirrors: outputs that see every event too (e.g. the ZeroMQ publisher): callables (session_id, event).
+    """
+
+    def __init__(self, session: Session, commands: AsyncIterator[Command], limits: Limits, executor=None,
+                 mirrors: Iterable[Callable[[str, Event], None]] = ()):  # fmt: skip
+        self.session, self.commands, self.limits, self.executor = session, commands, limits, executor
+        self.mirrors = list(mirrors)
+        self.queue = CommandQueue(limits.queued_events)
+        self.outbox = Outbox(limits.outbox_events)
+        self._stop = asyncio.Event()
+        self._stop_reason = ""
+        self._interrupts = 0  # counts Interrupts; a turn stops when it changes under it
+        self._anchor = 0.0  # loop time of presentation time 0, for real-time pacing
+        self._producer: asyncio.Task | None = None
+
+    # ------------------------------------------------------------------ control
+
+    def stop(self, reason: str) -> None:
+        """End the stream: the work in progress stops at the next chunk, then StreamEnded(reason)."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    async def _run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+
+    # ------------------------------------------------------------------ the output side
+
+    async def events(self) -> AsyncIterator[Event]:
+        self.session.attach(self)
+        self._producer = asyncio.create_task(self._produce())  # kept: a task nobody holds may be collected
+        reader = asyncio.create_task(self._read())
+        try:
+            while True:
+                event = await self.outbox.get()
+                for mirror in self.mirrors:
+                    mirror(self.session.id, event)
+                yield event
+                if isinstance(event, StreamEnded | StreamFailed):
+                    return
+        finally:
+            self.stop(self._stop_reason or "client gone")
+            reader.cancel()
+            self.session.detach(self)
+            # The producer finishes the chunk in hand (its worker-thread step) and lets go of the session by itself.
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read(self) -> None:
+        try:
+            async for command in self.commands:
+                match command:
+                    case Undecodable(error=error):
+                        await self.outbox.put_urgent(StreamFailed(error))
+                        self.stop("undecodable event")
+                        return
+                    case Rejected(error=error):
+                        await self.outbox.put(Notice("warning", str(error), error), self._stop)
+                    case Interrupt():
+                        self._interrupts += 1
+                        await self.queue.drop(DROPPED_BY_INTERRUPT)
+                    case EndStream():
+                        await self.queue.put(command)
+                        return
+                    case _:
+                        await self.queue.put(command)  # waits while the queue is full: flow control
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the transport failed (the client vanished): nothing more will come
+            logger.debug("stream of session %s stopped reading: %s", self.session.id, exc)
+        await self.queue.put(EndStream("client ended"))
+
+    # ------------------------------------------------------------------ producing
+
+    async def _produce(self) -> None:
+        session = self.session
+        async with session.driving:
+            if not self._stop.is_set():
+                conversation = session.conversation
+                loop = asyncio.get_running_loop()
+                self._anchor = loop.time() - conversation.clock_ms / 1000
+                started = StreamStarted(session.id, conversation.characters, session.settings.output,
+                                        conversation.rounds, conversation.clock_ms)  # fmt: skip
+                await self.outbox.put(started, self._stop)
+                await self._serve_commands()
+        await self.outbox.put_urgent(StreamEnded(self._stop_reason or "client ended"))
+
+    async def _serve_commands(self) -> None:
+        while True:
+            command = await self.queue.get(self._stop)
+            if command is None:
+                return
+            if isinstance(command, EndStream):
+                self.stop(command.reason)
+                return
+            epoch = self._interrupts
+            try:
+                await self._execute(command, epoch)
+            except EXPECTED as error:
+                await self._notice("warning", str(error), error)
+            except Exception as error:  # a failing backend (TTS, an LLM endpoint) must not end the session
+                logger.exception("a turn failed in session %s", self.session.id)
+                await self._notice("error", f"the turn failed: {error}", error)
+
+    async def _notice(self, level: str, message: str, error: BaseException | None) -> None:
+        await self.outbox.put(Notice(level, message, error), self._stop)
+
+    async def _emit(self, event: Event) -> bool:
+        return await self.outbox.put(event, self._stop)
+
+    async def _execute(self, command: Command, epoch: int) -> None:
+        settings = self.session.settings
+        match command:
+            case Advance(turns=turns):
+                if not 1 <= turns <= self.limits.advance_turns:
+                    raise InvalidInput(f"advance.turns must be 1..{self.limits.advance_turns}, got {turns}")
+                for _ in range(turns):
+                    if self._interrupted(epoch):
+                        break
+                    await self._turn(await self._run(self._dialogue_request, settings.agent), epoch)
+            case SpeakLine(request=request):
+                if request.speaker not in settings.characters:
+                    raise NotFound(f"scripted_line.character {request.speaker!r} is not in this session "
+                                   f"({', '.join(settings.characters)})")  # fmt: skip
+                await self._turn(request, epoch)
+            case Say(text=text):
+                human = self._human("user_text")
+                text = check_text(text, self.limits.text_chars, "user_text.text")
+                spoken = settings.output.include_human_avatar
+                await self._turn(TurnRequest(human, text, source="human", render_speaker=spoken), epoch)
+                await self._turn(await self._run(self._dialogue_request, settings.agent), epoch)
+            case HearAudio(samples=samples, sample_rate=rate):
+                await self._hear(samples, rate)
+            case EndUtterance(transcript=transcript):
+                self._human("user_utterance_end")
+                if transcript.strip():
+                    transcript = check_text(transcript, self.limits.text_chars, "user_utterance_end.transcript")
+                await self._end_utterance(transcript.strip(), epoch)
+
+    def _interrupted(self, epoch: int) -> bool:
+        return self._interrupts != epoch or self._stop.is_set()
+
+    def _human(self, what: str) -> str:
+        human = self.session.settings.human
+        if human is None:
+            raise FailedPrecondition(f"{what} needs a HUMAN_AGENT session")
+        return human
+
+    def _dialogue_request(self, speaker: str | None) -> TurnRequest:
+        """The dialogue backend's next line (for `speaker`, else whoever's turn it is)."""
+        settings = self.session.settings
+        context = self.session.conversation.dialogue_context(speaker, settings.personas, settings.topic)
+        line = self.session.dialogue.next_line(context)
+        # The scripted dialogues' emotion hints are not used: C recognizes the line's emotion, as the paper does.
+        return TurnRequest(context.next_speaker, line.text, source="scripted" if settings.backend == "scripted"
+                           else "llm")  # fmt: skip
+
+    async def _turn(self, request: TurnRequest, epoch: int) -> None:
+        conversation = self.session.conversation
+        if self.session.closed:
+            raise NotFound(f"session {self.session.id!r} was closed")
+        utterance = await self._run(conversation.prepare, request)
+        plan = await self._run(conversation.commit, utterance)  # stored whole before any of its frames leave
+        if not await self._emit(TurnStarted(plan)):
+            return
+        loop = asyncio.get_running_loop()
+        self._anchor = max(self._anchor, loop.time() - plan.start_ms / 1000)  # an idle pause is not a backlog
+        chunks = conversation.turn_chunks(plan)
+        frames_done, interrupted = 0, False
+        while True:
+            if self._interrupted(epoch):
+                interrupted = True
+                break
+            # The next chunk is made once the last has gone out: an Interrupt then stops the turn within a chunk of
+            # what the client has, not of what the server could make ahead of it.
+            await self.outbox.drained(self._stop)
+            if self._interrupted(epoch):
+                interrupted = True
+                break
+            chunk = await self._run(next, chunks, None)
+            if chunk is None:
+                break
+            frames_done += chunk.count
+            await self._send_chunk(chunk)
+        summary = await self._run(conversation.finish_turn, plan, frames_done, interrupted)
+        await self._emit(TurnEnded(summary))
+
+    async def _send_chunk(self, chunk: MediaChunk) -> None:
+        events = [(piece.presentation_ms, AudioOut(piece)) for piece in chunk.audio]
+        events += [(frame.presentation_ms, FrameOut(frame)) for frame in chunk.frames]
+        for presentation_ms, event in sorted(events, key=lambda item: item[0]):
+            if self.session.settings.output.real_time:
+                delay = self._anchor + presentation_ms / 1000 - asyncio.get_running_loop().time()
+                if delay > 0:
+                    await _wait_either(asyncio.sleep(delay), self._stop.wait())
+            if not await self._emit(event):
+                return
+
+    # ------------------------------------------------------------------ a human talking
+
+    async def _hear(self, samples, sample_rate: int) -> None:
+        conversation = self.session.conversation
+        self._human("user_audio")
+        if conversation.human_speech is None:
+            speech = await self._run(conversation.begin_human_speech, sample_rate, self.limits.utterance_s)
+            loop = asyncio.get_running_loop()
+            self._anchor = max(self._anchor, loop.time() - conversation.clock_ms / 1000)
+            await self._emit(HumanSpeech(conversation.rounds + 1, speech.speaker, conversation.clock_ms))
+        for chunk in await self._run(conversation.hear, samples, sample_rate):
+            await self._send_chunk(chunk)
+
+    async def _end_utterance(self, transcript: str, epoch: int) -> None:
+        conversation = self.session.conversation
+        plan, tail, summary = await self._run(conversation.end_human_speech, transcript)
+        for chunk in tail:
+            await self._send_chunk(chunk)
+        await self._emit(TurnStarted(plan))
+        await self._emit(TurnEnded(summary))
+        await self._turn(await self._run(self._dialogue_request, self.session.settings.agent), epoch)
