@@ -314,13 +314,18 @@ class Manifest:
 
 
 class Bundle:
-    """A verified bundle. `path(name)` gives a model's or asset's file; `engine(name)` loads a model."""
+    """A verified bundle. `path(name)` gives a model's or asset's file; `engine(name)` loads a model.
+
+    Loading checks the manifest, the vocabulary and every file's size and sha256; each model's inputs and outputs
+    are checked against the manifest when `engine(name)` loads it, so a server loads each model once (checking all
+    of them up front, then loading them again to serve, cost 20-40 MB that the allocator kept)."""
 
     def __init__(self, root: str | Path, verify: bool = True):
         self.root = Path(root)
         self.manifest = Manifest.read(self.root)
+        self.verify = verify
         if verify:
-            problems = check_bundle(self.root, self.manifest)
+            problems = check_bundle(self.root, self.manifest, engines=False)
             if problems:
                 raise BundleError(self.root, problems)
         self.models = self.manifest.models
@@ -344,7 +349,11 @@ class Bundle:
             raise KeyError(f"the bundle has no model {name!r}; it has {', '.join(self.models)}")
         if backend == "tensorrt":
             return create_engine(self.tensorrt_plan(name), backend, **options)
-        return create_engine(self.path(name), backend, **options)
+        engine = create_engine(self.path(name), backend, **options)
+        problems = _interface_problems(self.models[name], engine) if self.verify else []
+        if problems:
+            raise BundleError(self.root, problems)
+        return engine
 
     def tensorrt_plan(self, name: str) -> Path:
         """The TensorRT plan of model `name` built for this machine's GPU architecture."""
@@ -393,6 +402,11 @@ def _check_model(root: Path, entry: ModelEntry) -> list[str]:
         engine = create_engine(root / entry.path)
     except (ValueError, FileNotFoundError) as exc:
         return [f"model {entry.name}: {exc}"]
+    return _interface_problems(entry, engine)
+
+
+def _interface_problems(entry: ModelEntry, engine) -> list[str]:
+    """How a loaded model's inputs and outputs differ from what the manifest says ([] when they agree)."""
     problems = []
     for kind, want, got in (("inputs", entry.inputs, engine.input_spec()), ("outputs", entry.outputs,
                                                                               engine.output_spec())):  # fmt: skip

@@ -24,7 +24,7 @@ from eai_avatar.v1 import SERVICE_NAME, service_pb2, service_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 4 << 20  # a client event larger than this gets RESOURCE_EXHAUSTED from gRPC itself
+MAX_MESSAGE_BYTES = 8 << 20  # a client event larger than this gets RESOURCE_EXHAUSTED from gRPC itself
 OPEN_METHODS = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 

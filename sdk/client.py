@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,8 @@ class Identities:
     identities: tuple[IdentityInfo, ...]
     emotions: tuple[str, ...]
     blendshape_names: tuple[str, ...]
+    voices: tuple[str, ...] = ()  # TTS voices a character may name (empty: the server has no TTS)
+    dialogues: tuple[str, ...] = ()  # scripted dialogues, by the name `topic` takes with the "scripted" backend
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -194,6 +197,10 @@ class SessionInfo:
     session_id: str
     characters: tuple[CharacterInfo, ...]
     output: dict[str, Any]
+    mode: str = ""  # "agent_agent" or "human_agent"
+    dialogue_backend: str = ""
+    topic: str = ""  # for "scripted": the dialogue the session starts with
+    seed: int = 0  # the seed in use
 
 
 def _identities(reply: session_pb2.ListIdentitiesResponse) -> Identities:
@@ -204,6 +211,8 @@ def _identities(reply: session_pb2.ListIdentitiesResponse) -> Identities:
         ),
         emotions=tuple(reply.emotions),
         blendshape_names=tuple(reply.blendshape_names),
+        voices=tuple(reply.voices),
+        dialogues=tuple(reply.dialogues),
     )
 
 
@@ -229,6 +238,10 @@ def _session(reply: session_pb2.CreateSessionResponse) -> SessionInfo:
         session_id=reply.session_id,
         characters=tuple(CharacterInfo(c.identity, c.voice, c.persona) for c in reply.characters),
         output=_output_dict(reply.output),
+        mode={value: name for name, value in _MODES.items()}.get(reply.mode, ""),
+        dialogue_backend=reply.dialogue_backend,
+        topic=reply.dialogue_topic,
+        seed=reply.seed,
     )
 
 
@@ -349,8 +362,8 @@ class _Events:
 
     @staticmethod
     def say(text: str) -> list[converse_pb2.ClientEvent]:
-        if not isinstance(text, str) or not 1 <= len(text) <= 2000:
-            raise ValueError(f"say() takes 1..2000 characters of text, got {text!r:.60}")
+        if not isinstance(text, str) or not 1 <= len(text) <= vocabulary.MAX_TEXT_CHARS:
+            raise ValueError(f"say() takes 1..{vocabulary.MAX_TEXT_CHARS} characters of text, got {text!r:.60}")
         return [converse_pb2.ClientEvent(user_text=converse_pb2.UserText(text=text))]
 
     @staticmethod
@@ -397,6 +410,9 @@ class _Events:
 
 
 _CLOSE = object()  # ends the request stream (half-close)
+#: Client events a conversation holds unsent before its methods wait: the server reads 32 ahead and then lets
+#: HTTP/2 flow control hold the sender, so a caller that sends faster than the server works waits here.
+_SEND_AHEAD = 32
 
 
 def _root_certificates(value: bytes | str | Path | None) -> bytes | None:
@@ -444,7 +460,7 @@ class Conversation:
         self._ended = False  # no more client events
         self._closed = False  # cancelled by the caller
         self._finished = False  # the response stream is over
-        self._put(_Events.attach(session_id))
+        self._requests.put(_Events.attach(session_id)[0])
         # grpc consumes the request generator in its own thread, so writes never wait for reads.
         self._call = client._stub.Converse(self._request_iterator(), metadata=client._metadata)
 
@@ -459,6 +475,9 @@ class Conversation:
         if self._ended or self._closed or self._finished:
             raise RuntimeError(f"the conversation on session {self.session_id!r} has ended; call converse() again")
         for event in events:
+            # The server's flow control reaches the caller: at most _SEND_AHEAD events wait here unsent.
+            while self._requests.qsize() >= _SEND_AHEAD and not self._call.done():
+                time.sleep(0.005)
             self._requests.put(event)
 
     def say(self, text: str) -> None:
@@ -644,7 +663,7 @@ class AsyncConversation:
         self._ended = False
         self._closed = False
         self._finished = False
-        self._put(_Events.attach(session_id))
+        self._requests.put_nowait(_Events.attach(session_id)[0])
         self._call = client._stub.Converse(self._request_iterator(), metadata=client._metadata)
         self._first_status: tuple[grpc.StatusCode | None, str | None] = (None, None)
         self._call.add_done_callback(self._remember_status)
@@ -656,20 +675,23 @@ class AsyncConversation:
                 return
             yield item
 
-    def _put(self, events: list[converse_pb2.ClientEvent]) -> None:
+    async def _put(self, events: list[converse_pb2.ClientEvent]) -> None:
         if self._ended or self._closed or self._finished:
             raise RuntimeError(f"the conversation on session {self.session_id!r} has ended; call converse() again")
         for event in events:
+            # The server's flow control reaches the caller: at most _SEND_AHEAD events wait here unsent.
+            while self._requests.qsize() >= _SEND_AHEAD and not self._call.done():
+                await asyncio.sleep(0.005)
             self._requests.put_nowait(event)
 
     async def say(self, text: str) -> None:
-        self._put(_Events.say(text))
+        await self._put(_Events.say(text))
 
     async def user_audio(self, samples: Any, sample_rate: int = vocabulary.SAMPLE_RATE) -> None:
-        self._put(_Events.user_audio(samples, sample_rate))
+        await self._put(_Events.user_audio(samples, sample_rate))
 
     async def user_utterance_end(self, transcript: str = "") -> None:
-        self._put(_Events.user_utterance_end(transcript))
+        await self._put(_Events.user_utterance_end(transcript))
 
     async def scripted_line(
         self,
@@ -679,16 +701,16 @@ class AsyncConversation:
         emotion: str | None = None,
         sample_rate: int = vocabulary.SAMPLE_RATE,
     ) -> None:
-        self._put(_Events.scripted_line(character, text, audio, emotion, sample_rate))
+        await self._put(_Events.scripted_line(character, text, audio, emotion, sample_rate))
 
     async def advance(self, turns: int = 1) -> None:
-        self._put(_Events.advance(turns))
+        await self._put(_Events.advance(turns))
 
     async def interrupt(self) -> None:
-        self._put(_Events.interrupt())
+        await self._put(_Events.interrupt())
 
     async def end(self) -> None:
-        self._put(_Events.end())
+        await self._put(_Events.end())
         self._ended = True
         self._requests.put_nowait(_CLOSE)
 

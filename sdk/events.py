@@ -150,6 +150,7 @@ class Status:
     code: str  # "ok", "info", "warning", "error" or ""
     message: str
     grpc_code: int  # the matching gRPC status code number, 0 if none
+    client_event: int = 0  # the client event it answers, counting from 1 after the attach; 0 if none
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def from_proto(event: converse_pb2.ServerEvent) -> Event | None:
         return TurnEnded(e.round, e.frames, e.duration_ms, e.interrupted)
     if kind == "status":
         s = event.status
-        return Status(_STATUS_CODES.get(s.code, ""), s.message, s.grpc_code)
+        return Status(_STATUS_CODES.get(s.code, ""), s.message, s.grpc_code, s.client_event)
     if kind == "end":
         return StreamEnd(event.end.reason)
     logger.debug("skipping a server event this client does not know (a newer server?)")

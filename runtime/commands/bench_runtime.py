@@ -57,11 +57,13 @@ async def _bench(args: argparse.Namespace) -> dict:
     from eai_avatar.client import AsyncAvatarClient
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
     from eai_avatar.runtime.commands.serve import load_config
+    from eai_avatar.runtime.memory import return_large_blocks_to_the_system
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
     from eai_avatar.runtime.sessions import SessionManager
     from eai_avatar.runtime.store import SqliteStore
 
+    return_large_blocks_to_the_system()  # as `serve` does
     config = load_config(args)
     args.threads = config.threads
     models = Models(Bundle(config.bundle or default_bundle_path()), config)

@@ -63,11 +63,13 @@ def load_config(args: argparse.Namespace, **extra):
 
 async def _serve(args: argparse.Namespace) -> None:
     from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+    from eai_avatar.runtime.memory import return_large_blocks_to_the_system
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
     from eai_avatar.runtime.sessions import SessionManager
     from eai_avatar.runtime.store import SqliteStore
 
+    return_large_blocks_to_the_system()  # before the models load: see runtime/memory.py
     if args.token is not None and not args.token.strip():
         raise ValueError("--token is empty; an empty token would turn authentication off (leave it out for none)")
     config = load_config(args, **{"server.host": args.host, "server.port": args.port,
@@ -104,7 +106,7 @@ async def _serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    servicer.stop_streams("server stopping")
+    await servicer.stop_streams("server stopping")
     await server.stop(grace=2)
     store.close()
     if publisher is not None:

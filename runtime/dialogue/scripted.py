@@ -216,6 +216,7 @@ class ScriptedBackend(DialogueBackend):
         self._queue = [name for name in names if name != first]
         self._rng.shuffle(self._queue)
         self._lock = threading.Lock()
+        self._last_index = -1  # the script position of the line said last
 
     @property
     def first_dialogue(self) -> str:
@@ -251,11 +252,15 @@ class ScriptedBackend(DialogueBackend):
         return characters[ROLES.index(line.role) ^ segment.swapped], line, segment
 
     def next_line(self, context: DialogueContext) -> DialogueLine:
-        index = context.position
+        # Never a line already said: one character asked again and again (the agent in HUMAN_AGENT mode, whose
+        # partner's lines come from a person) walks on through the script instead of repeating its line.
+        index = max(context.position, self._last_index + 1)
         speaker, line, segment = self.line_at(index, context.characters)
         if speaker != context.next_speaker:
             # Roles alternate, so the next position is the asked-for speaker's.
-            speaker, line, segment = self.line_at(index + 1, context.characters)
+            index += 1
+            speaker, line, segment = self.line_at(index, context.characters)
+        self._last_index = index
         players = context.characters[::-1] if segment.swapped else context.characters
         text = line.text.format(A=context.display_name(players[0]), B=context.display_name(players[1]))
         return DialogueLine(speaker=speaker, text=text, emotion_hint=line.emotion)

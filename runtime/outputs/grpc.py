@@ -94,10 +94,10 @@ def to_message(event: Event) -> converse_pb2.ServerEvent:
             return converse_pb2.ServerEvent(human_speech=converse_pb2.HumanSpeech(
                 round=event.round, speaker=event.speaker, start_ms=event.start_ms,
                 transcript=event.transcript))  # fmt: skip
-        case Notice(level=level, message=text, error=error):
+        case Notice(level=level, message=text, error=error, client_event=number):
             code = status_code(error).value[0] if error is not None else 0
             return converse_pb2.ServerEvent(status=common_pb2.Status(code=LEVELS[level], message=text,
-                                                                     grpc_code=code))  # fmt: skip
+                                                                     grpc_code=code, client_event=number))  # fmt: skip
         case StreamStarted():
             output = event.output
             return converse_pb2.ServerEvent(header=converse_pb2.StreamHeader(

@@ -14,6 +14,7 @@ cannot be stored is taken back and the error raised.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -53,9 +54,11 @@ from eai_avatar.runtime.pipeline.stages import (
     output_indices,
 )
 from eai_avatar.runtime.rig import FaceRig, MaskReference, RigParams
-from eai_avatar.runtime.store.base import ConversationStore, commit_round
+from eai_avatar.runtime.store.base import ConversationStore, StoreUnavailable, commit_round
 from eai_avatar.runtime.tts.base import SpeechAudio
 from eai_avatar.vocabulary import FPS, NEUTRAL, SAMPLE_RATE, SAMPLES_PER_FRAME
+
+logger = logging.getLogger(__name__)
 
 #: Lines of history a dialogue backend is handed (it gets the count of earlier ones): bounded, so a turn at line
 #: 4,000 costs what one at line 40 does.
@@ -129,7 +132,8 @@ class Conversation:
         if self.output.include_images:
             rigs = {name: FaceRig(RigParams.load(bundle.root / identities[name].rig)) for name in characters}
             self.stages += [MotionImages(rigs, models.image_size),
-                            Render(models.renderer, {n: i.renderer_index for n, i in identities.items()})]  # fmt: skip
+                            Render(models.renderer, {n: i.renderer_index for n, i in identities.items()},
+                                   self.config.chunking.render_batch)]  # fmt: skip
         self.stages.append(Encode(self.output))
         self.dialogue_lines = [node for node in self.tree if node.state.value == SPEAK]
         self.human_speech: HumanUtterance | None = None
@@ -227,9 +231,7 @@ class Conversation:
         padded[: len(samples)] = samples
         roles = {plan.speaker: (SPEAK, plan.speaker_accumulated.label),
                  plan.listener: (LISTEN, plan.listener_accumulated.label)}  # fmt: skip
-        drawn = {plan.speaker: plan.render_speaker, plan.listener: self.drawn(plan.listener)}
-        if not self.output.include_listener_frames and plan.render_speaker:
-            drawn[plan.listener] = False
+        drawn = {plan.speaker: plan.render_speaker, plan.listener: self._listener_drawn(plan.listener)}
         first = min(self.config.chunking.first_chunk_frames, self.config.chunking.chunk_frames)
         starts = [0, *range(first, plan.frames, self.config.chunking.chunk_frames)]
         for start, end in zip(starts, [*starts[1:], plan.frames], strict=True):
@@ -244,14 +246,29 @@ class Conversation:
     def finish_turn(self, plan: TurnPlan, frames_done: int, interrupted: bool) -> TurnSummary:
         """The turn is over after `frames_done` model frames: its summary at the output rate. An interrupted turn
         ended before its stored end, so the stored clock is set back to where it really ended."""
-        if interrupted and self.store is not None:
-            self.store.set_clock(self.session_id, self.clock_ms)
-        return self._summary(plan.round, plan.start_ms * FPS // 1000, frames_done, interrupted)
+        if interrupted:
+            self.store_clock()
+        drawn = plan.render_speaker or self._listener_drawn(plan.listener)
+        return self._summary(plan.round, plan.start_ms * FPS // 1000, frames_done, interrupted, drawn)
 
-    def _summary(self, round_: int, first_frame: int, frames_done: int, interrupted: bool) -> TurnSummary:
+    def store_clock(self) -> None:
+        """Store where the clock stands. A store that fails here costs nothing: the stored clock (a turn's planned
+        end) is then ahead of the real one, and the clock only ever moves on."""
+        if self.store is None:
+            return
+        try:
+            self.store.set_clock(self.session_id, self.clock_ms)
+        except (StoreUnavailable, LookupError) as exc:
+            logger.warning("could not store the clock of session %s: %s", self.session_id, exc)
+
+    def _listener_drawn(self, listener: str) -> bool:
+        return self.drawn(listener) and self.output.include_listener_frames
+
+    def _summary(self, round_: int, first_frame: int, frames_done: int, interrupted: bool,
+                 drawn: bool = True) -> TurnSummary:  # fmt: skip
         fps = self.output.fps
         shown = output_indices(first_frame + frames_done, fps).start - output_indices(first_frame, fps).start
-        return TurnSummary(round_, shown, frames_done * 1000 // FPS, interrupted)
+        return TurnSummary(round_, shown if drawn else 0, frames_done * 1000 // FPS, interrupted)
 
     def _chunk(self, count: int, roles: dict[str, tuple[str, str]], drawn: dict[str, bool],
                audio: list[AudioPiece]) -> MediaChunk:  # fmt: skip
@@ -307,7 +324,7 @@ class Conversation:
         human_q = self.current_emotion(self.human)
         roles = {agent: (LISTEN, agent_q.label if agent_q else NEUTRAL),
                  self.human: (SPEAK, human_q.label if human_q else NEUTRAL)}  # fmt: skip
-        drawn = {agent: True, self.human: self.drawn(self.human)}
+        drawn = {agent: self._listener_drawn(agent), self.human: self.drawn(self.human)}
         if not self.drawn(self.human):
             del roles[self.human]  # its head is not on screen and its face is not needed
         chunks, chunk_frames = [], self.config.chunking.chunk_frames
@@ -334,4 +351,5 @@ class Conversation:
         utterance = self.prepare(request)
         utterance = Utterance(request, utterance.text, utterance.recognized, utterance.speech, speech.frames_shown)
         plan = self.commit(utterance, start_frame=speech.start_frame)
-        return plan, tail, self._summary(plan.round, speech.start_frame, speech.frames_shown, False)
+        drawn = self.drawn(self.human) or self._listener_drawn(plan.listener)
+        return plan, tail, self._summary(plan.round, speech.start_frame, speech.frames_shown, False, drawn)

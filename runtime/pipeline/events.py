@@ -60,6 +60,7 @@ class Notice:
     level: str  # "info", "warning" or "error"
     message: str
     error: BaseException | None = None
+    client_event: int = 0  # the client event it answers, counting from 1 after the attach; 0 if none
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,7 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
                                                native_width=size, native_height=size)
                           for i in bundle.identities.values()]  # fmt: skip
         self._identities = list(identities)
+        self._voices: list[str] | None = None  # the TTS's, asked once (loading the TTS takes a moment)
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eai-avatar-model")
         self.streams: set[SessionStream] = set()
 
@@ -86,8 +87,13 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
 
     @_statuses
     async def ListIdentities(self, request, context):  # noqa: N802 - the contract's method name
+        if self._voices is None and self.manager is not None:
+            self._voices = await self._run(self.manager.models.voices) or []
+        from eai_avatar.runtime.dialogue import list_dialogues
+
         return session_pb2.ListIdentitiesResponse(identities=self._identities, emotions=vocabulary.EMOTIONS,
-                                                  blendshape_names=vocabulary.ARKIT_BLENDSHAPES)  # fmt: skip
+                                                  blendshape_names=vocabulary.ARKIT_BLENDSHAPES,
+                                                  voices=self._voices or [], dialogues=list_dialogues())  # fmt: skip
 
     @_statuses
     async def CreateSession(self, request, context):  # noqa: N802
@@ -140,7 +146,11 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
                 return
             yield translate.command(event, self.limits)
 
-    def stop_streams(self, reason: str = "server stopping") -> None:
-        """End every attached stream (before the server stops), each with StreamEnd(reason)."""
-        for stream in list(self.streams):
+    async def stop_streams(self, reason: str = "server stopping", timeout_s: float = 5.0) -> None:
+        """End every attached stream (before the server stops): each closes its turn, stores its clock and ends with
+        StreamEnd(reason) within a chunk; waits for that (at most `timeout_s`)."""
+        streams = list(self.streams)
+        for stream in streams:
             stream.stop(reason)
+        if streams:
+            await asyncio.wait([asyncio.ensure_future(s.finished()) for s in streams], timeout=timeout_s)

@@ -31,6 +31,7 @@ from eai_avatar.vocabulary import EMOTIONS, SAMPLE_RATE
 
 MODES = {session_pb2.MODE_UNSPECIFIED: "agent_agent", session_pb2.MODE_AGENT_AGENT: "agent_agent",
          session_pb2.MODE_HUMAN_AGENT: "human_agent"}  # fmt: skip
+_MODE_VALUES = {"agent_agent": session_pb2.MODE_AGENT_AGENT, "human_agent": session_pb2.MODE_HUMAN_AGENT}
 _ENCODING_NAMES = {common_pb2.IMAGE_ENCODING_UNSPECIFIED: "jpeg", common_pb2.IMAGE_ENCODING_JPEG: "jpeg",
                    common_pb2.IMAGE_ENCODING_PNG: "png", common_pb2.IMAGE_ENCODING_RAW_RGB: "raw_rgb",
                    common_pb2.IMAGE_ENCODING_RAW_RGBA: "raw_rgba"}  # fmt: skip
@@ -97,7 +98,9 @@ def session_response(session_id: str, settings) -> session_pb2.CreateSessionResp
     characters = [session_pb2.Character(identity=name, voice=settings.voices[name], persona=settings.personas[name])
                   for name in settings.characters]  # fmt: skip
     return session_pb2.CreateSessionResponse(session_id=session_id, characters=characters,
-                                             output=output_options(settings.output))  # fmt: skip
+                                             output=output_options(settings.output),
+                                             mode=_MODE_VALUES[settings.mode], dialogue_backend=settings.backend,
+                                             dialogue_topic=settings.topic, seed=settings.seed)  # fmt: skip
 
 
 def tree_page(conversation, session_id: str, request: tree_pb2.GetTreeRequest, limits: Limits) -> tree_pb2.TalkingTree:

@@ -13,10 +13,10 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eai_avatar.runtime.config import RuntimeConfig
-from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, NotFound
+from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, LimitExceeded, NotFound
 from eai_avatar.runtime.pipeline import Conversation, Models, OutputSpec
 from eai_avatar.runtime.store.base import ConversationStore, SessionRecord
 
@@ -143,6 +143,8 @@ class SessionManager:
         """Check everything the request names (identities, voices, dialogue backend and topic), then store it."""
         settings = self.resolve(request)
         dialogue = self._dialogue_backend(settings)
+        # The dialogue a scripted session starts with is part of what the client is told (and what a restart keeps).
+        settings = replace(settings, topic=getattr(dialogue, "first_dialogue", settings.topic))
         session_id = secrets.token_urlsafe(12)
         record = SessionRecord(session_id, settings.characters, int(time.time() * 1000), settings.to_metadata())
         self.store.create_session(record)
@@ -166,13 +168,14 @@ class SessionManager:
         if backend not in BACKENDS:
             raise InvalidInput(f"dialogue_backend {backend!r} is not one of {', '.join(BACKENDS)}")
         if len(request.topic) > limits.topic_chars:
-            raise InvalidInput(f"dialogue_topic must be at most {limits.topic_chars} characters")
+            raise LimitExceeded(f"dialogue_topic must be at most {limits.topic_chars} characters")
         if request.output.include_human_avatar and request.mode != "human_agent":
             raise InvalidInput("output.include_human_avatar needs a HUMAN_AGENT session")
         personas, voices = {}, {}
         for character in request.characters:
             if len(character.persona) > limits.persona_chars:
-                raise InvalidInput(f"persona of {character.identity} must be at most {limits.persona_chars} characters")
+                raise LimitExceeded(f"persona of {character.identity} must be at most {limits.persona_chars} "
+                                    "characters")  # fmt: skip
             personas[character.identity] = character.persona
             voices[character.identity] = character.voice or bundle.identity(character.identity).voice
             if character.voice:
@@ -263,10 +266,9 @@ class SessionManager:
         return rounds
 
     def _delete(self, session_id: str) -> int:
-        self.store.get_session(session_id)  # NotFound for an unknown (or already closed) id
-        nodes = self.store.load_nodes(session_id)
+        rounds = self.store.count_rounds(session_id)  # NotFound for an unknown (or already closed) id
         self.store.delete_session(session_id)
-        return sum(1 for node in nodes if node.state.value == "speak")
+        return rounds
 
 
 async def _in_thread(function, *args):

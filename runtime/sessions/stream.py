@@ -61,6 +61,25 @@ logger = logging.getLogger(__name__)
 EXPECTED = (InvalidInput, NotFound, FailedPrecondition, Unavailable, ValueError, KeyError)
 
 
+class _Changed:
+    """Wakes whoever waits for a queue to change. No lock: the event loop runs one task at a time, and a waiter
+    checks its condition again after every wake. (Waiting on an asyncio.Condition in a task that can be cancelled
+    let a cancelled waiter re-take the condition's lock after its caller had moved on: "Lock is not acquired".)"""
+
+    def __init__(self):
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, stop: asyncio.Event | None = None) -> None:
+        if stop is None:
+            await self._event.wait()
+        else:
+            await _wait_either(self._event.wait(), stop.wait())
+
+
 class Outbox:
     """The events made and not yet sent. `put` waits while `limit` events are waiting (a slow client holds its
     session back); `put_urgent` never waits (the end of a stream must get through to a client that reads)."""
@@ -68,81 +87,76 @@ class Outbox:
     def __init__(self, limit: int):
         self.limit = limit
         self._items: deque[Event] = deque()
-        self._changed = asyncio.Condition()
+        self._changed = _Changed()
 
     async def put(self, event: Event, stop: asyncio.Event) -> bool:
         """Add `event` once there is room; False (and not added) if `stop` is set first."""
-        async with self._changed:
-            while len(self._items) >= self.limit and not stop.is_set():
-                await _wait_either(self._changed.wait(), stop.wait())
-            if stop.is_set():
-                return False
-            self._items.append(event)
-            self._changed.notify_all()
-            return True
+        while len(self._items) >= self.limit and not stop.is_set():
+            await self._changed.wait(stop)
+        if stop.is_set():
+            return False
+        self.put_urgent(event)
+        return True
 
-    async def put_urgent(self, event: Event) -> None:
-        async with self._changed:
-            self._items.append(event)
-            self._changed.notify_all()
+    def put_urgent(self, event: Event) -> None:
+        self._items.append(event)
+        self._changed.notify()
 
     async def get(self) -> Event:
-        async with self._changed:
-            while not self._items:
-                await self._changed.wait()
-            event = self._items.popleft()
-            self._changed.notify_all()
-            return event
+        while not self._items:
+            await self._changed.wait()
+        event = self._items.popleft()
+        self._changed.notify()
+        return event
 
     async def drained(self, stop: asyncio.Event) -> None:
         """Wait until every event put has been taken (or `stop` is set)."""
-        async with self._changed:
-            while self._items and not stop.is_set():
-                await _wait_either(self._changed.wait(), stop.wait())
+        while self._items and not stop.is_set():
+            await self._changed.wait(stop)
 
 
 class CommandQueue:
-    """Commands read ahead of the producer, at most `limit`; `put` waits for room (that wait is the flow control)."""
+    """Commands read ahead of the producer, at most `limit`; `put` waits for room (that wait is the flow control).
+    Each command travels with its number: the client event it came from, counting from 1 after the attach."""
 
     def __init__(self, limit: int):
         self.limit = limit
-        self._items: deque[Command] = deque()
-        self._changed = asyncio.Condition()
+        self._items: deque[tuple[int, Command]] = deque()
+        self._changed = _Changed()
 
-    async def put(self, command: Command) -> None:
-        async with self._changed:
-            while len(self._items) >= self.limit:
-                await self._changed.wait()
-            self._items.append(command)
-            self._changed.notify_all()
+    async def put(self, number: int, command: Command) -> None:
+        while len(self._items) >= self.limit:
+            await self._changed.wait()
+        self._items.append((number, command))
+        self._changed.notify()
 
-    async def get(self, stop: asyncio.Event) -> Command | None:
-        """The next command, or None once `stop` is set."""
-        async with self._changed:
-            while not self._items and not stop.is_set():
-                await _wait_either(self._changed.wait(), stop.wait())
-            if stop.is_set():
-                return None
-            command = self._items.popleft()
-            self._changed.notify_all()
-            return command
+    async def get(self, stop: asyncio.Event) -> tuple[int, Command] | None:
+        """The next (number, command), or None once `stop` is set."""
+        while not self._items and not stop.is_set():
+            await self._changed.wait(stop)
+        if stop.is_set():
+            return None
+        item = self._items.popleft()
+        self._changed.notify()
+        return item
 
-    async def drop(self, kinds: tuple[type, ...]) -> int:
-        async with self._changed:
-            kept = deque(item for item in self._items if not isinstance(item, kinds))
-            dropped = len(self._items) - len(kept)
-            self._items = kept
-            self._changed.notify_all()
-            return dropped
+    def drop(self, kinds: tuple[type, ...]) -> int:
+        kept = deque(item for item in self._items if not isinstance(item[1], kinds))
+        dropped = len(self._items) - len(kept)
+        self._items = kept
+        self._changed.notify()
+        return dropped
 
 
 async def _wait_either(*awaitables) -> None:
+    """Until the first of `awaitables` is done; the others are cancelled and awaited (nothing left pending)."""
     tasks = [asyncio.ensure_future(a) for a in awaitables]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class SessionStream:
@@ -176,9 +190,10 @@ class SessionStream:
             self._stop_reason = reason
             self._stop.set()
 
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
+    async def finished(self) -> None:
+        """Until the producer has let go of the session (its turn closed, its clock stored)."""
+        if self._producer is not None:
+            await asyncio.gather(self._producer, return_exceptions=True)
 
     async def _run(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
@@ -187,7 +202,7 @@ class SessionStream:
 
     async def events(self) -> AsyncIterator[Event]:
         self.session.attach(self)
-        self._producer = asyncio.create_task(self._produce())  # kept: a task nobody holds may be collected
+        self._producer = asyncio.create_task(self._produce())
         reader = asyncio.create_task(self._read())
         try:
             while True:
@@ -206,28 +221,30 @@ class SessionStream:
     # ------------------------------------------------------------------ reading
 
     async def _read(self) -> None:
+        number = 0
         try:
             async for command in self.commands:
+                number += 1
                 match command:
                     case Undecodable(error=error):
-                        await self.outbox.put_urgent(StreamFailed(error))
+                        self.outbox.put_urgent(StreamFailed(error))
                         self.stop("undecodable event")
                         return
                     case Rejected(error=error):
-                        await self.outbox.put(Notice("warning", str(error), error), self._stop)
+                        await self.outbox.put(Notice("warning", str(error), error, number), self._stop)
                     case Interrupt():
                         self._interrupts += 1
-                        await self.queue.drop(DROPPED_BY_INTERRUPT)
+                        self.queue.drop(DROPPED_BY_INTERRUPT)
                     case EndStream():
-                        await self.queue.put(command)
+                        await self.queue.put(number, command)
                         return
                     case _:
-                        await self.queue.put(command)  # waits while the queue is full: flow control
+                        await self.queue.put(number, command)  # waits while the queue is full: flow control
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the transport failed (the client vanished): nothing more will come
             logger.debug("stream of session %s stopped reading: %s", self.session.id, exc)
-        await self.queue.put(EndStream("client ended"))
+        await self.queue.put(number + 1, EndStream("client ended"))
 
     # ------------------------------------------------------------------ producing
 
@@ -242,13 +259,16 @@ class SessionStream:
                                         conversation.rounds, conversation.clock_ms)  # fmt: skip
                 await self.outbox.put(started, self._stop)
                 await self._serve_commands()
-        await self.outbox.put_urgent(StreamEnded(self._stop_reason or "client ended"))
+                if conversation.human_speech is not None:  # an utterance left open goes on at the next attach
+                    await self._run(conversation.store_clock)
+        self.outbox.put_urgent(StreamEnded(self._stop_reason or "client ended"))
 
     async def _serve_commands(self) -> None:
         while True:
-            command = await self.queue.get(self._stop)
-            if command is None:
+            item = await self.queue.get(self._stop)
+            if item is None:
                 return
+            number, command = item
             if isinstance(command, EndStream):
                 self.stop(command.reason)
                 return
@@ -256,27 +276,38 @@ class SessionStream:
             try:
                 await self._execute(command, epoch)
             except EXPECTED as error:
-                await self._notice("warning", str(error), error)
+                await self._notice("warning", str(error), error, number)
             except Exception as error:  # a failing backend (TTS, an LLM endpoint) must not end the session
                 logger.exception("a turn failed in session %s", self.session.id)
-                await self._notice("error", f"the turn failed: {error}", error)
+                await self._notice("error", f"the turn failed: {error}", error, number)
 
-    async def _notice(self, level: str, message: str, error: BaseException | None) -> None:
-        await self.outbox.put(Notice(level, message, error), self._stop)
+    async def _notice(self, level: str, message: str, error: BaseException | None, number: int) -> None:
+        notice = Notice(level, message, error, number)
+        if self._stop.is_set():
+            self.outbox.put_urgent(notice)
+        else:
+            await self.outbox.put(notice, self._stop)
 
     async def _emit(self, event: Event) -> bool:
+        """Send `event` in turn; once the stream is stopping, still send it (a turn closes what it started), but
+        without waiting: at most a chunk's events are added for a client that may never read them."""
+        if self._stop.is_set():
+            self.outbox.put_urgent(event)
+            return True
         return await self.outbox.put(event, self._stop)
 
     async def _execute(self, command: Command, epoch: int) -> None:
         settings = self.session.settings
+        conversation = self.session.conversation
+        if conversation.human_speech is not None and not isinstance(command, HearAudio | EndUtterance):
+            raise FailedPrecondition("the human is speaking (an audio utterance is open): send user_utterance_end "
+                                     "before other events")  # fmt: skip
         match command:
             case Advance(turns=turns):
                 if not 1 <= turns <= self.limits.advance_turns:
                     raise InvalidInput(f"advance.turns must be 1..{self.limits.advance_turns}, got {turns}")
                 for _ in range(turns):
-                    if self._interrupted(epoch):
-                        break
-                    await self._turn(await self._run(self._dialogue_request, settings.agent), epoch)
+                    await self._reply(epoch)
             case SpeakLine(request=request):
                 if request.speaker not in settings.characters:
                     raise NotFound(f"scripted_line.character {request.speaker!r} is not in this session "
@@ -287,14 +318,15 @@ class SessionStream:
                 text = check_text(text, self.limits.text_chars, "user_text.text")
                 spoken = settings.output.include_human_avatar
                 await self._turn(TurnRequest(human, text, source="human", render_speaker=spoken), epoch)
-                await self._turn(await self._run(self._dialogue_request, settings.agent), epoch)
+                await self._reply(epoch)
             case HearAudio(samples=samples, sample_rate=rate):
                 await self._hear(samples, rate)
             case EndUtterance(transcript=transcript):
                 self._human("user_utterance_end")
                 if transcript.strip():
                     transcript = check_text(transcript, self.limits.text_chars, "user_utterance_end.transcript")
-                await self._end_utterance(transcript.strip(), epoch)
+                await self._end_utterance(transcript.strip())
+                await self._reply(epoch)
 
     def _interrupted(self, epoch: int) -> bool:
         return self._interrupts != epoch or self._stop.is_set()
@@ -304,6 +336,11 @@ class SessionStream:
         if human is None:
             raise FailedPrecondition(f"{what} needs a HUMAN_AGENT session")
         return human
+
+    async def _reply(self, epoch: int) -> None:
+        """The dialogue backend's next line (the agent's, in HUMAN_AGENT): agent work an Interrupt drops."""
+        if not self._interrupted(epoch):
+            await self._turn(await self._run(self._dialogue_request, self.session.settings.agent), epoch)
 
     def _dialogue_request(self, speaker: str | None) -> TurnRequest:
         """The dialogue backend's next line (for `speaker`, else whoever's turn it is)."""
@@ -319,17 +356,15 @@ class SessionStream:
         if self.session.closed:
             raise NotFound(f"session {self.session.id!r} was closed")
         utterance = await self._run(conversation.prepare, request)
-        plan = await self._run(conversation.commit, utterance)  # stored whole before any of its frames leave
-        if not await self._emit(TurnStarted(plan)):
+        if self._interrupted(epoch):  # interrupted before it began: nothing is stored, nothing is shown
             return
+        plan = await self._run(conversation.commit, utterance)  # stored whole before any of its frames leave
+        await self._emit(TurnStarted(plan))
         loop = asyncio.get_running_loop()
         self._anchor = max(self._anchor, loop.time() - plan.start_ms / 1000)  # an idle pause is not a backlog
         chunks = conversation.turn_chunks(plan)
         frames_done, interrupted = 0, False
         while True:
-            if self._interrupted(epoch):
-                interrupted = True
-                break
             # The next chunk is made once the last has gone out: an Interrupt then stops the turn within a chunk of
             # what the client has, not of what the server could make ahead of it.
             await self.outbox.drained(self._stop)
@@ -340,23 +375,19 @@ class SessionStream:
             if chunk is None:
                 break
             frames_done += chunk.count
-            await self._send_chunk(chunk)
+            await self._send_chunk(chunk)  # every frame made is sent: the clock and the client agree
         summary = await self._run(conversation.finish_turn, plan, frames_done, interrupted)
-        if self._stop.is_set():  # a stream that is ending still closes the turn it started
-            await self.outbox.put_urgent(TurnEnded(summary))
-        else:
-            await self._emit(TurnEnded(summary))
+        await self._emit(TurnEnded(summary))
 
     async def _send_chunk(self, chunk: MediaChunk) -> None:
         events = [(piece.presentation_ms, AudioOut(piece)) for piece in chunk.audio]
         events += [(frame.presentation_ms, FrameOut(frame)) for frame in chunk.frames]
         for presentation_ms, event in sorted(events, key=lambda item: item[0]):
-            if self.session.settings.output.real_time:
+            if self.session.settings.output.real_time and not self._stop.is_set():
                 delay = self._anchor + presentation_ms / 1000 - asyncio.get_running_loop().time()
                 if delay > 0:
                     await _wait_either(asyncio.sleep(delay), self._stop.wait())
-            if not await self._emit(event):
-                return
+            await self._emit(event)
 
     # ------------------------------------------------------------------ a human talking
 
@@ -371,11 +402,10 @@ class SessionStream:
         for chunk in await self._run(conversation.hear, samples, sample_rate):
             await self._send_chunk(chunk)
 
-    async def _end_utterance(self, transcript: str, epoch: int) -> None:
+    async def _end_utterance(self, transcript: str) -> None:
         conversation = self.session.conversation
         plan, tail, summary = await self._run(conversation.end_human_speech, transcript)
         for chunk in tail:
             await self._send_chunk(chunk)
         await self._emit(TurnStarted(plan))
         await self._emit(TurnEnded(summary))
-        await self._turn(await self._run(self._dialogue_request, self.session.settings.agent), epoch)

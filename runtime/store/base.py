@@ -93,7 +93,11 @@ class ConversationStore(ABC):
 
     @abstractmethod
     def delete_session(self, session_id: str) -> None:
-        """Remove a session and its nodes; SessionNotFoundError if absent."""
+        """Remove a session and its nodes; SessionNotFoundError if absent. Works on a damaged session too."""
+
+    @abstractmethod
+    def count_rounds(self, session_id: str) -> int:
+        """Rounds stored for the session, without reading them (so a damaged session can be counted and closed)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections."""

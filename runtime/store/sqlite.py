@@ -22,7 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eai_avatar.runtime.itt.tree import DialogueState, NodeSource, TalkNode
-from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord, StoreUnavailable
+from eai_avatar.runtime.store.base import (
+    ConversationStore,
+    SessionNotFoundError,
+    SessionRecord,
+    StoreCorrupt,
+    StoreUnavailable,
+)
 
 # 2: sessions.clock_ms (the presentation clock survives a restart). Version 1 files are upgraded in place.
 SCHEMA_VERSION = 2
@@ -214,7 +220,19 @@ class SqliteStore(ConversationStore):
     def load_nodes(self, session_id: str) -> list[TalkNode]:
         self.get_session(session_id)  # SessionNotFoundError for an unknown id
         rows = self._read(f"SELECT {_NODE_COLUMNS} FROM nodes WHERE session_id = ? ORDER BY node_id", (session_id,))
-        return [_node(row) for row in rows]
+        try:
+            return [_node(row) for row in rows]
+        except (TypeError, ValueError) as exc:
+            raise StoreCorrupt(
+                f"a stored node of session {session_id!r} is damaged ({exc}); it cannot be resumed: "
+                "close the session, or repair the store"
+            ) from None
+
+    def count_rounds(self, session_id: str) -> int:
+        rows = self._read("SELECT COUNT(*) FROM nodes WHERE session_id = ? AND state = 'speak'", (session_id,))
+        if not self._read("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)):
+            raise SessionNotFoundError(session_id)
+        return rows[0][0]
 
     def delete_session(self, session_id: str) -> None:
         with self._write():
@@ -228,7 +246,13 @@ class SqliteStore(ConversationStore):
 
 def _record(row: tuple) -> SessionRecord:
     session_id, characters, created, metadata, clock_ms = row
-    return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata), clock_ms)
+    try:
+        return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata), clock_ms)
+    except (TypeError, ValueError) as exc:
+        raise StoreCorrupt(
+            f"the stored record of session {session_id!r} is damaged ({exc}); it cannot be resumed: "
+            "close the session, or repair the store"
+        ) from None
 
 
 def _node(row: tuple) -> TalkNode:

@@ -14,7 +14,7 @@ import pytest
 from eai_avatar.runtime.config import RuntimeConfig, StoreConfig
 from eai_avatar.runtime.pipeline import Conversation, TurnRequest
 from eai_avatar.runtime.store import SessionRecord, SqliteStore
-from eai_avatar.v1 import converse_pb2, tree_pb2
+from eai_avatar.v1 import converse_pb2, session_pb2, tree_pb2
 from tests.contract.conftest import Stream, create, of, running, statuses
 from tests.runtime.pipeline.fakes import FakeModels
 
@@ -83,15 +83,24 @@ def test_a_damaged_stored_tree_is_failed_precondition_not_unknown(models, tmp_pa
             await stream.line("ada", "One.")
             await stream.line("bo", "Two.")
             await stream.until("turn_ended", 2)
+            broken_record = await create(stub)
         with SqliteStore(db) as store:  # what the old runtime left after a failed write: a gap
             store._db.execute("DELETE FROM nodes WHERE node_id IN (1, 2)")
+            store._db.execute("UPDATE sessions SET metadata = '{not json' WHERE session_id = ?", (broken_record,))
         async with running(models, db) as (stub, *_):
-            with pytest.raises(grpc.aio.AioRpcError) as failure:
-                await stub.GetTree(tree_pb2.GetTreeRequest(session_id=session_id))
-            return failure.value
+            failures = []
+            for broken in (session_id, broken_record):
+                with pytest.raises(grpc.aio.AioRpcError) as failure:
+                    await stub.GetTree(tree_pb2.GetTreeRequest(session_id=broken))
+                failures.append(failure.value)
+            closed = [(await stub.CloseSession(session_pb2.CloseSessionRequest(session_id=broken))).rounds
+                      for broken in (session_id, broken_record)]  # fmt: skip
+            return failures, closed
 
-    error = asyncio.run(scenario())
-    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "damaged" in error.details()
+    failures, closed = asyncio.run(scenario())
+    for error in failures:
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "damaged" in error.details()
+    assert closed == [1, 0]  # a damaged session can still be closed (and its rounds counted)
 
 
 def test_two_thousand_turns_keep_turn_planning_flat_and_the_tree_pages(tmp_path):

@@ -89,7 +89,9 @@ def test_advance_makes_only_the_agent_speak(models, tmp_path):
             return stream.events
 
     events = asyncio.run(scenario())
-    assert [t.speaker for t in of(events, "turn_started")] == ["bo", "bo", "bo"]
+    started = of(events, "turn_started")
+    assert [t.speaker for t in started] == ["bo", "bo", "bo"]
+    assert len({t.text for t in started}) == 3  # the agent walks on through its script, never repeating a line
 
 
 def test_user_text_gets_a_reply_and_user_audio_needs_human_agent(models, tmp_path):
@@ -113,6 +115,44 @@ def test_user_text_gets_a_reply_and_user_audio_needs_human_agent(models, tmp_pat
     assert len(refused) == 2 and all(s.code == common_pb2.Status.CODE_WARNING for s in refused)
 
 
+def test_an_open_utterance_refuses_other_turns(models, tmp_path):
+    async def scenario():
+        async with running(models, tmp_path / "s.db") as (stub, *_):
+            stream = await Stream(stub, await create(stub, mode=HUMAN)).attach()
+            audio = common_pb2.Pcm16Audio(samples=voice(0.5, 16000).astype("<i2").tobytes(), sample_rate=16000)
+            await stream.send(user_audio=converse_pb2.UserAudioChunk(audio=audio))
+            await stream.send(user_text=converse_pb2.UserText(text="Meanwhile, a typed line."))
+            refused = (await stream.until("status"))[-1].status
+            await stream.send(user_utterance_end=converse_pb2.UserUtteranceEnd(transcript="Hello."))
+            await stream.until("turn_ended", 2)
+            return refused, stream.events
+
+    refused, events = asyncio.run(scenario())
+    assert refused.grpc_code == grpc.StatusCode.FAILED_PRECONDITION.value[0] and refused.client_event == 2
+    started = of(events, "turn_started")
+    assert [(t.round, t.speaker, t.text) for t in started][0] == (1, "ada", "Hello.")
+    assert [t.start_ms for t in started] == sorted(t.start_ms for t in started)  # the clock never goes back
+
+
+def test_an_interrupt_during_the_humans_line_drops_the_agents_reply(models, tmp_path):
+    live = session_pb2.OutputOptions(pacing=session_pb2.PACING_REAL_TIME, include_images=False)
+
+    async def scenario():
+        async with running(models, tmp_path / "s.db") as (stub, *_):
+            stream = await Stream(stub, await create(stub, mode=HUMAN, output=live)).attach()
+            await stream.send(user_text=converse_pb2.UserText(text="Let me tell you a rather long story, if I may."))
+            await stream.until("frame")
+            await stream.send(interrupt=converse_pb2.Interrupt())
+            await stream.until("turn_ended")
+            await stream.send(user_text=converse_pb2.UserText(text="Hi."))
+            await stream.until("turn_ended", 2)
+            return stream.events
+
+    events = asyncio.run(scenario())
+    started, ended = of(events, "turn_started"), of(events, "turn_ended")
+    assert ended[0].interrupted and [(t.round, t.speaker) for t in started] == [(1, "ada"), (2, "ada"), (3, "bo")]
+
+
 def test_audio_limits_and_a_rate_change_are_refused_and_the_stream_goes_on(models, tmp_path):
     async def scenario():
         async with running(models, tmp_path / "s.db") as (stub, *_):
@@ -131,3 +171,22 @@ def test_audio_limits_and_a_rate_change_are_refused_and_the_stream_goes_on(model
     assert codes == [grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]] + [grpc.StatusCode.INVALID_ARGUMENT.value[0]] * 3
     assert "sample rate" in statuses(events)[-1].message
     assert of(events, "turn_ended")[0].frames == 2  # the one good 50 ms chunk: ceil(1.25) frames
+
+
+def test_listener_frames_off_means_none_while_the_human_talks(models, tmp_path):
+    speakers_only = session_pb2.OutputOptions(pacing=session_pb2.PACING_AS_FAST_AS_POSSIBLE, include_images=False,
+                                              include_listener_frames=False)  # fmt: skip
+
+    async def scenario():
+        async with running(models, tmp_path / "s.db") as (stub, *_):
+            stream = await Stream(stub, await create(stub, mode=HUMAN, output=speakers_only)).attach()
+            await speak(stream, voice(1.0, 16000), 16000, 0.25, "Hi.")
+            await stream.until("turn_ended", 2)
+            return stream.events
+
+    events = asyncio.run(scenario())
+    human_end, agent_end = of(events, "turn_ended")
+    frames = of(events, "frame")
+    assert human_end.frames == 0 and human_end.duration_ms == 1000  # the agent's listening face is not sent...
+    assert {(f.avatar, f.role) for f in frames} == {("bo", common_pb2.ROLE_SPEAK)}  # ...its speaking face is
+    assert agent_end.frames == len(frames) and frames[0].index == 25  # its slot on the clock: after the human's 1 s

@@ -61,7 +61,24 @@ def test_create_session_checks_everything_it_is_given(models, tmp_path, monkeypa
         assert code == want_code and want_text in details, (code, details)
     assert [s.session_id for s in stored] == [good.session_id]  # nothing refused was stored
     assert good.characters[0].voice == "en-gb-scotland" and good.output.fps == 25 and good.output.width == 256
+    assert (good.mode, good.dialogue_backend, good.dialogue_topic) == (session_pb2.MODE_AGENT_AGENT, "scripted",
+                                                                       "last-train") and good.seed != 0  # fmt: skip
     assert good.output.HasField("include_human_avatar") and not good.output.include_human_avatar  # defaults, said
+
+
+def test_list_identities_names_what_a_session_may_ask_for(models, tmp_path):
+    async def scenario():
+        async with running(models, tmp_path / "s.db") as (stub, *_):
+            listing = await stub.ListIdentities(session_pb2.ListIdentitiesRequest())
+            chosen = await stub.CreateSession(_request(characters=(
+                session_pb2.Character(identity="ada", voice=listing.voices[-1]), "bo"),
+                dialogue_topic=listing.dialogues[0]))  # fmt: skip
+            return listing, chosen
+
+    listing, chosen = asyncio.run(scenario())
+    assert {"ada", "bo", "cyra", "dev"} <= {i.name for i in listing.identities} and len(listing.blendshape_names) == 52
+    assert "en-us" in listing.voices and "last-train" in listing.dialogues
+    assert chosen.dialogue_topic == listing.dialogues[0] and chosen.characters[0].voice == listing.voices[-1]
 
 
 def test_undecodable_requests_are_invalid_argument_and_unknown_sessions_not_found(models, tmp_path):

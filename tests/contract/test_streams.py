@@ -91,7 +91,10 @@ def test_a_second_attach_ends_the_first_stream_with_a_reason(models, tmp_path):
 
     first, end, waited, header, second, tree = asyncio.run(scenario())
     assert end.reason.startswith("attached elsewhere") and waited < 1.5
-    assert of(first, "turn_ended")[-1].interrupted  # the first stream's turn stopped where it was
+    closed = of(first, "turn_ended")[-1]
+    assert closed.interrupted  # the first stream's turn stopped where it was, and says so
+    assert closed.frames == len([f for f in of(first, "frame") if f.avatar == "ada"])  # every frame made was sent
+    assert of(second, "frame")[0].index == closed.frames  # and the second stream goes on from there, no gap
     assert header.rounds_so_far == 1 and header.clock_ms == of(first, "turn_ended")[-1].duration_ms
     assert of(second, "turn_started")[0].round == 2
     assert [n.id for n in tree.nodes] == [1, 2, 3, 4]
@@ -124,6 +127,19 @@ def test_close_session_ends_the_attached_stream_and_deletes_the_tree(models, tmp
     reply, end, waited, errors, stored = asyncio.run(scenario())
     assert reply.rounds == 1 and end.reason == "session closed" and waited < 1.5
     assert errors == [grpc.StatusCode.NOT_FOUND] * 3 and stored == []
+
+
+def test_a_sixty_second_voice_line_at_48_khz_fits_in_a_message(models, tmp_path):
+    async def scenario():
+        async with running(models, tmp_path / "s.db") as (stub, *_):
+            stream = await Stream(stub, await create(stub)).attach()
+            long_line = common_pb2.Pcm16Audio(samples=tone(60.0, 48000), sample_rate=48000)  # 5.76 MB
+            await stream.line("ada", "", audio=long_line)
+            await stream.until("turn_ended", timeout=120)
+            return stream.events
+
+    events = asyncio.run(scenario())
+    assert not statuses(events) and of(events, "turn_ended")[0].duration_ms == 60_000
 
 
 def test_interrupt_stops_the_turn_and_drops_queued_agent_work(models, tmp_path):

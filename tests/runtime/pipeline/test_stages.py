@@ -170,6 +170,9 @@ def test_motion_images_and_render_batch_the_drawn_avatars(models):
     renderer = FakeRenderer(64)
     Render(renderer, {"ada": 0, "bo": 1}).process(work)
     assert renderer.batches == [3] and work.avatars[1].rgba is None
+    small = FakeRenderer(64)
+    Render(small, {"ada": 0, "bo": 1}, max_batch=2).process(work)
+    assert small.batches == [2, 1]
     assert work.avatars[0].rgba.shape == (3, 64, 64, 4) and work.avatars[0].rgba[0, 0, 0, 0] == 16  # 0.25 / 4
 
 
