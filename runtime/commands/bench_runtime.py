@@ -4,7 +4,8 @@
   face rig, renderer, JPEG), median over turns after a warm-up turn;
 - real-time factor: seconds spent per second of two-avatar media at 256x256, both avatars rendered, JPEG;
 - sessions at real time: concurrent sessions whose total media rate still keeps up with real time;
-- server memory: this process's resident set after 4 sessions have each run a turn.
+- server memory: the resident set of a real `eai-avatar serve` process (a child, so the client's memory is not
+  counted) with one session after two turns, then with sixteen, each after a turn: the cost of a further session.
 """
 
 from __future__ import annotations
@@ -29,11 +30,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true")
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+async def _served_memory(args: argparse.Namespace, sessions: int = 16) -> dict:
+    """Resident memory of a served process: with one session, and with `sessions`."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import tempfile
+
+    from eai_avatar.client import AsyncAvatarClient
+
+    flags = [f"--engine={value}" for value in args.engine or ()]
+    flags += ["--threads", str(args.threads)] + (["--bundle", str(args.bundle)] if args.bundle else [])
+    flags += ["--config", str(args.config)] if args.config else []
+    with tempfile.TemporaryDirectory() as folder:
+        server = subprocess.Popen([sys.executable, "-m", "eai_avatar", "serve", "--port", "0", "--db",
+                                   os.path.join(folder, "bench.db"), *flags], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            port = None
+            for line in server.stdout:
+                if match := re.search(r"serving on [^:]+:(\d+)", line):
+                    port = int(match.group(1))
+                    break
+            if port is None:
+                raise RuntimeError(f"the server did not start (exit {server.wait()})")
+            client = AsyncAvatarClient(f"127.0.0.1:{port}")
+            output = {"pacing": "as_fast_as_possible", "image_encoding": "jpeg"}
+            first = await client.create_session(["ada", "bo"], output=output, seed=1)
+            for index in range(2):
+                await _turn(client, first.session_id, ("ada", "bo")[index], LINES[index])
+            result = {"server_rss_mb_1_session": _rss_mb(server.pid)}
+            for index in range(sessions - 1):
+                session = await client.create_session(["cyra", "dev"], output=output, seed=20 + index)
+                await _turn(client, session.session_id, "cyra", LINES[index % len(LINES)])
+            result[f"server_rss_mb_{sessions}_sessions"] = rss = _rss_mb(server.pid)
+            result["server_rss_mb_per_further_session"] = round((rss - result["server_rss_mb_1_session"]) /
+                                                                (sessions - 1), 1)  # fmt: skip
+            await client.close()
+            return result
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 async def _turn(client, session_id: str, speaker: str, text: str) -> tuple[float, float, int]:
@@ -94,8 +139,6 @@ async def _bench(args: argparse.Namespace) -> dict:
             result[f"sessions_{count}_media_per_wall"] = round(media_s / wall, 2)
             if media_s / wall >= count:  # every session's media came at least as fast as real time
                 at_real_time = count
-            if count == 4:
-                result["server_rss_mb_4_sessions"] = _rss_mb()
         result["sessions_at_real_time"] = at_real_time
     finally:
         await client.close()
@@ -107,9 +150,11 @@ def run(args: argparse.Namespace) -> int:
     if args.turns < 1 or args.max_sessions < 1:
         raise ValueError("--turns and --max-sessions must be at least 1")
     measured = asyncio.run(_bench(args))
+    measured.update(asyncio.run(_served_memory(args)))
     result = {"benchmark": "runtime", "machine": machine(), "threads": args.threads, **measured}
     text = (f"runtime over loopback ({result['machine']}): first frame {result['first_frame_ms_median']} ms median, "
             f"real-time factor {result['real_time_factor']} (two avatars, 256x256, JPEG), "
             f"{result['sessions_at_real_time']} session(s) at real time, "
-            f"{result.get('server_rss_mb_4_sessions', 'n/a')} MB resident with 4 sessions")  # fmt: skip
+            f"{result['server_rss_mb_1_session']} MB resident with one session, "
+            f"{result['server_rss_mb_per_further_session']} MB per further session")  # fmt: skip
     return report(result, args.json, text)
