@@ -17,7 +17,7 @@ import grpc
 
 from eai_avatar import vocabulary
 from eai_avatar.runtime.config import Limits
-from eai_avatar.runtime.errors import InvalidInput
+from eai_avatar.runtime.errors import InvalidInput, NotFound
 from eai_avatar.runtime.outputs.grpc import status_code, to_message
 from eai_avatar.runtime.pipeline.events import StreamFailed
 from eai_avatar.runtime.service import translate
@@ -133,6 +133,8 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
                 yield to_message(event)
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise
+        except NotFound as error:  # closed between finding the session and attaching to it
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(error))
         except Exception:  # a bug in one stream must not take the server down; the client gets INTERNAL
             logger.exception("stream of session %s failed", session.id)
             await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this stream (logged)")

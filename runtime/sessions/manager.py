@@ -23,6 +23,8 @@ from eai_avatar.runtime.store.base import ConversationStore, SessionRecord
 logger = logging.getLogger(__name__)
 
 MODES = ("agent_agent", "human_agent")
+#: A session with no stream, unused this long, may leave memory (it reloads from the store when asked for).
+IDLE_AFTER_S = 60.0
 BACKENDS = ("scripted", "openai", "local")
 
 
@@ -103,6 +105,7 @@ class Session:
         self.driving = asyncio.Lock()
         self.stream = None  # the SessionStream attached now
         self.closed = False
+        self.last_used = time.monotonic()
 
     @property
     def dialogue(self):
@@ -213,6 +216,7 @@ class SessionManager:
             session = self._sessions.get(session_id)
             if session is not None:
                 self._sessions.move_to_end(session_id)
+                session.last_used = time.monotonic()
                 return session
         record = self.store.get_session(session_id)  # SessionNotFoundError (a NotFound) for an unknown id
         settings = SessionSettings.from_record(record)
@@ -233,11 +237,15 @@ class SessionManager:
                             session_id=session_id, clock_ms=record.clock_ms, config=self.config)  # fmt: skip
 
     def _remember(self, session: Session) -> Session:
-        """Keep `session` in memory, dropping the least recently used detached ones beyond the limit."""
+        """Keep `session` in memory, dropping the least recently used idle ones beyond the limit. Idle means no
+        stream attached and unused for a while: a session just handed to a stream about to attach is never dropped
+        (a second copy of it in memory would drive the same stored tree twice)."""
         with self._lock:
             kept = self._sessions.setdefault(session.id, session)
             self._sessions.move_to_end(session.id)
-            idle = [s for s in self._sessions.values() if s.stream is None and s is not kept]
+            now = time.monotonic()
+            idle = [s for s in self._sessions.values()
+                    if s.stream is None and s is not kept and now - s.last_used > IDLE_AFTER_S]  # fmt: skip
             for stale in idle[: max(0, len(self._sessions) - self.config.limits.idle_sessions)]:
                 del self._sessions[stale.id]
             return kept

@@ -129,3 +129,24 @@ def test_a_human_utterance_has_limits():
         conv.hear(np.zeros(8000, np.int16), 16000)
     with pytest.raises(ValueError, match="sample rate"):
         conv.hear(np.zeros(100, np.int16), 8000)
+
+
+def test_sessions_beyond_the_idle_limit_leave_memory_and_come_back_from_the_store(tmp_path, monkeypatch):
+    from eai_avatar.runtime.config import Limits
+    from eai_avatar.runtime.sessions import SessionManager, SessionRequest, manager
+    from eai_avatar.runtime.sessions.manager import CharacterSpec
+
+    store = SqliteStore(tmp_path / "many.db")
+    config = RuntimeConfig(limits=Limits(idle_sessions=2))
+    sessions = SessionManager(FakeModels(config=config), store, config)
+    request = SessionRequest((CharacterSpec("ada"), CharacterSpec("bo")))
+    monkeypatch.setattr(manager, "IDLE_AFTER_S", 0.0)  # everything unused counts as idle at once
+    ids = [sessions.create(request)[0] for _ in range(4)]
+    assert sessions.loaded(ids[0]) is None and sessions.loaded(ids[3]) is not None  # the oldest left memory
+    again = sessions.get(ids[0])
+    assert again.id == ids[0] and again.conversation.rounds == 0  # and came back from the store
+    monkeypatch.setattr(manager, "IDLE_AFTER_S", 3600.0)  # just used: never dropped
+    for _ in range(3):
+        sessions.create(request)
+    assert sessions.loaded(ids[0]) is again
+    store.close()
