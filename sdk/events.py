@@ -141,6 +141,7 @@ class TurnEnded:
     frames: int  # frames per avatar in the turn
     duration_ms: int
     interrupted: bool
+    spoken_text: str = ""  # of an interrupted turn: the words said before it stopped
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ def from_proto(event: converse_pb2.ServerEvent) -> Event | None:
         return AudioChunk(a.avatar, a.presentation_ms, samples, a.audio.sample_rate or vocabulary.SAMPLE_RATE)
     if kind == "turn_ended":
         e = event.turn_ended
-        return TurnEnded(e.round, e.frames, e.duration_ms, e.interrupted)
+        return TurnEnded(e.round, e.frames, e.duration_ms, e.interrupted, e.spoken_text)
     if kind == "status":
         s = event.status
         return Status(_STATUS_CODES.get(s.code, ""), s.message, s.grpc_code, s.client_event)

@@ -71,6 +71,8 @@ def tree_to_proto(
                 depth=node.depth,
                 source=_SOURCE_TO_PROTO[node.source],
                 created_unix_ms=node.created_unix_ms,
+                interrupted=node.interrupted,
+                spoken_text=node.spoken_text,
                 accumulated=common_pb2.Emotion(
                     label=accumulated.label,
                     confidence=accumulated.confidence,
@@ -107,6 +109,8 @@ def tree_from_proto(message: tree_pb2.TalkingTree) -> InteractiveTalkingTree:
                 right_sibling=item.right_sibling,
                 source=_SOURCE_FROM_PROTO[item.source],
                 created_unix_ms=item.created_unix_ms,
+                interrupted=item.interrupted,
+                spoken_text=item.spoken_text,
             )
         )
     return InteractiveTalkingTree.from_nodes(message.characters, nodes)
@@ -120,7 +124,12 @@ def node_to_dict(node: TalkNode) -> dict:
     return data
 
 
+#: Fields a node may lack in JSON written before they existed, with their values then.
+_LATER_FIELDS = {"interrupted": False, "spoken_text": ""}
+
+
 def node_from_dict(data: dict) -> TalkNode:
+    data = _LATER_FIELDS | data
     missing = set(_NODE_FIELDS) - set(data)
     if missing:
         raise ValueError(f"a node needs the fields {sorted(missing)}")

@@ -108,6 +108,8 @@ class TalkNode:
     right_sibling: int = NULL
     source: NodeSource = NodeSource.SCRIPTED
     created_unix_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    interrupted: bool = False  # a speak node whose turn stopped early (an Interrupt, a barge-in)
+    spoken_text: str = ""  # of an interrupted speak node: the words said before it stopped
 
     @property
     def estimate(self) -> EmotionEstimate:
@@ -284,6 +286,15 @@ class InteractiveTalkingTree:
         )
         return speak, listen
 
+    def mark_interrupted(self, node_id: int, spoken_text: str) -> TalkNode:
+        """Record that speak node `node_id`'s turn stopped after `spoken_text` (its emotion and Q stay as they were:
+        what was meant, not only what was heard, is the round's)."""
+        node = self.node(node_id)
+        if node.state is not DialogueState.SPEAK:
+            raise ValueError(f"node {node_id} is a {node.state.value} node; only a speak node is interrupted")
+        node.interrupted, node.spoken_text = True, spoken_text
+        return node
+
     def pop_round(self) -> tuple[TalkNode, TalkNode]:
         """Take back the newest whole round (its speak and listen node), restoring every link as it was: the
         runtime grows a round, and if the round cannot be stored, the tree in memory must equal the stored one."""
@@ -316,6 +327,7 @@ class InteractiveTalkingTree:
                 stored.source,
                 stored.created_unix_ms,
             )
+            grown.interrupted, grown.spoken_text = stored.interrupted, stored.spoken_text
             for name in ("depth", "parent", "left_sibling"):
                 if getattr(grown, name) != getattr(stored, name):
                     raise ValueError(

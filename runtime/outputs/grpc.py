@@ -89,7 +89,8 @@ def to_message(event: Event) -> converse_pb2.ServerEvent:
                 start_ms=plan.start_ms))  # fmt: skip
         case TurnEnded(summary=s):
             return converse_pb2.ServerEvent(turn_ended=converse_pb2.TurnEnded(
-                round=s.round, frames=s.frames, duration_ms=s.duration_ms, interrupted=s.interrupted))  # fmt: skip
+                round=s.round, frames=s.frames, duration_ms=s.duration_ms, interrupted=s.interrupted,
+                spoken_text=s.spoken_text))  # fmt: skip
         case HumanSpeech():
             return converse_pb2.ServerEvent(human_speech=converse_pb2.HumanSpeech(
                 round=event.round, speaker=event.speaker, start_ms=event.start_ms,

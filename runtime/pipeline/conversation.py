@@ -14,9 +14,11 @@ cannot be stored is taken back and the error raised.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -81,6 +83,45 @@ class HumanUtterance:
         return self.client.client_samples / self.client.sample_rate
 
 
+@dataclass
+class TurnSpeech:
+    """What a turn has said so far, in model frames from its start: each stretch of voice with its text and word
+    timings (or, where the voice gives none, times spread over the words by their length). It answers which
+    words were said before a frame, and where the sentence a frame is in ends."""
+
+    start: int  # the turn's first frame on the session clock
+    parts: list[tuple[int, int, str, list]] = field(default_factory=list)  # (first frame, frames, text, words)
+
+    def add(self, speech: SpeechAudio, frames: int, text: str) -> int:
+        first = sum(part[1] for part in self.parts)
+        self.parts.append((first, frames, text, list(speech.words)))
+        return first
+
+    def _timed_words(self) -> list[tuple[str, float, float]]:
+        """(word, start frame, end frame) for every word said or to be said."""
+        timed = []
+        for first, frames, text, words in self.parts:
+            if words:
+                timed += [(w.word, first + w.start_s * FPS, first + w.end_s * FPS) for w in words]
+                continue
+            tokens = text.split()
+            weights = np.array([len(token) + 1 for token in tokens], np.float64)
+            edges = first + frames * np.concatenate([[0.0], np.cumsum(weights) / max(weights.sum(), 1.0)])
+            timed += [(token, edges[i], edges[i + 1]) for i, token in enumerate(tokens)]
+        return timed
+
+    def spoken_text(self, frames_done: int) -> str:
+        return " ".join(word for word, _, end in self._timed_words() if end <= frames_done + 0.5)
+
+    def sentence_end_after(self, turn_frame: int) -> int:
+        ends = [first + frames for first, frames, _, _ in self.parts]
+        for word, _, end in self._timed_words():
+            if re.search(r"[.!?…]$", word):
+                ends.append(int(np.ceil(end)))
+        later = [end for end in ends if end >= turn_frame]
+        return min(later) if later else sum(part[1] for part in self.parts)
+
+
 class Conversation:
     """One session: two characters, their tree and Q, the session's store, and the pipeline state of both avatars.
 
@@ -137,6 +178,7 @@ class Conversation:
         self.stages.append(Encode(self.output))
         self.dialogue_lines = [node for node in self.tree if node.state.value == SPEAK]
         self.human_speech: HumanUtterance | None = None
+        self.turn = TurnSpeech(self.clock_frames)  # the turn playing now (or last)
 
     # ------------------------------------------------------------------ the tree and its emotions
 
@@ -162,13 +204,14 @@ class Conversation:
     # ------------------------------------------------------------------ planning
 
     def prepare(self, request: TurnRequest) -> Utterance:
-        """Recognize the line's emotion and make its voice. Nothing changes yet."""
+        """Recognize the line's emotion and begin its voice (its first sentence, when the voice streams). Nothing
+        changes yet."""
         if request.speaker not in self.characters:
             raise InvalidInput(f"{request.speaker!r} is not in this conversation ({', '.join(self.characters)})")
         text = check_text(request.text, self.config.limits.text_chars)
         recognized = self.recognize.process(request, text)
-        speech = self.voice.process(request, text)
-        return Utterance(request, text, recognized, speech, frames_of(speech))
+        speech, more = self.voice.stream(request, text)
+        return Utterance(request, text, recognized, speech, frames_of(speech), more)
 
     def commit(self, utterance: Utterance, start_frame: int | None = None) -> TurnPlan:
         """Grow the tree by the utterance's round, with Q, and store the round whole before anything is shown.
@@ -195,7 +238,7 @@ class Conversation:
                         speaker_recognized=utterance.recognized, speaker_accumulated=speak_q,
                         listener_recognized=listen.estimate, listener_accumulated=listen_q, speak_node_id=speak.id,
                         listen_node_id=listen.id, speech=utterance.speech, start_ms=start * 1000 // FPS,
-                        frames=utterance.frames,
+                        frames=utterance.frames, more=utterance.more,
                         render_speaker=request.render_speaker and self.drawn(request.speaker))  # fmt: skip
 
     def plan_turn(self, request: TurnRequest) -> TurnPlan:
@@ -223,41 +266,67 @@ class Conversation:
     # ------------------------------------------------------------------ a turn's media
 
     def turn_chunks(self, plan: TurnPlan) -> Iterator[MediaChunk]:
-        """The turn's media, chunk by chunk (the first short, so the first frame leaves early)."""
+        """The turn's media, chunk by chunk: the first chunk short, so the first frame leaves early; a streamed
+        line's next sentence is made when the one before has been cut into chunks. Audio leaves a frame (40 ms) at a
+        time, so a turn that must stop (a barge-in) stops its voice within a frame of the decision."""
         for stage in self.stages:
             stage.begin_turn(plan)
-        samples = plan.speech.samples
-        padded = np.zeros(plan.frames * SAMPLES_PER_FRAME, np.int16)
-        padded[: len(samples)] = samples
+        self.turn = TurnSpeech(plan.start_ms * FPS // 1000)
         roles = {plan.speaker: (SPEAK, plan.speaker_accumulated.label),
                  plan.listener: (LISTEN, plan.listener_accumulated.label)}  # fmt: skip
         drawn = {plan.speaker: plan.render_speaker, plan.listener: self._listener_drawn(plan.listener)}
-        first = min(self.config.chunking.first_chunk_frames, self.config.chunking.chunk_frames)
-        starts = [0, *range(first, plan.frames, self.config.chunking.chunk_frames)]
-        for start, end in zip(starts, [*starts[1:], plan.frames], strict=True):
-            if end <= start:
-                break
-            audio = []
-            if plan.render_speaker and self.output.include_audio:
-                piece = padded[start * SAMPLES_PER_FRAME : end * SAMPLES_PER_FRAME]
-                audio = [AudioPiece(plan.speaker, self.clock_ms, piece)]
-            yield self._chunk(end - start, roles, drawn, audio)
+        first, size = min(self.config.chunking.first_chunk_frames, self.config.chunking.chunk_frames), None
+        for speech in itertools.chain([plan.speech], plan.more or ()):
+            frames = frames_of(speech) if speech is not plan.speech else plan.frames
+            padded = np.zeros(frames * SAMPLES_PER_FRAME, np.int16)
+            padded[: len(speech.samples)] = speech.samples[: len(padded)]
+            self.speaker_faces.add_speech(padded, frames)
+            part_start = self.turn.add(speech, frames, plan.text if plan.more is None else speech.text)
+            if speech is not plan.speech:  # the stored end moves with each sentence: a restart never reuses a time
+                self.store_clock((self.turn.start + part_start + frames) * 1000 // FPS)
+            done = 0
+            while done < frames:
+                size = first if size is None else self.config.chunking.chunk_frames
+                count = min(size, frames - done)
+                audio = []
+                if plan.render_speaker and self.output.include_audio:
+                    audio = [AudioPiece(plan.speaker, (self.clock_frames + k) * 1000 // FPS,
+                                        padded[(done + k) * SAMPLES_PER_FRAME : (done + k + 1) * SAMPLES_PER_FRAME])
+                             for k in range(count)]  # fmt: skip
+                yield self._chunk(count, roles, drawn, audio)
+                done += count
+
+    def sentence_end_after(self, turn_frame: int) -> int:
+        """The turn's first sentence end (in model frames from the turn's start) at or after `turn_frame`."""
+        return self.turn.sentence_end_after(turn_frame)
 
     def finish_turn(self, plan: TurnPlan, frames_done: int, interrupted: bool) -> TurnSummary:
-        """The turn is over after `frames_done` model frames: its summary at the output rate. An interrupted turn
-        ended before its stored end, so the stored clock is set back to where it really ended."""
+        """The turn is over after `frames_done` model frames (the clock goes back to there if more were made); an
+        interrupted turn's speak node keeps the words said before it stopped, in the tree and the store, with the
+        clock in the same write."""
+        start = plan.start_ms * FPS // 1000
+        self.clock_frames = start + frames_done
+        spoken = ""
         if interrupted:
+            spoken = self.turn.spoken_text(frames_done)
+            self.tree.mark_interrupted(plan.speak_node_id, spoken)
+            if self.store is not None:
+                try:
+                    self.store.mark_interrupted(self.session_id, plan.speak_node_id, spoken, self.clock_ms)
+                except (StoreUnavailable, LookupError, ValueError) as exc:
+                    logger.warning("could not store the interruption of node %d: %s", plan.speak_node_id, exc)
+        else:
             self.store_clock()
         drawn = plan.render_speaker or self._listener_drawn(plan.listener)
-        return self._summary(plan.round, plan.start_ms * FPS // 1000, frames_done, interrupted, drawn)
+        return replace(self._summary(plan.round, start, frames_done, interrupted, drawn), spoken_text=spoken)
 
-    def store_clock(self) -> None:
-        """Store where the clock stands. A store that fails here costs nothing: the stored clock (a turn's planned
-        end) is then ahead of the real one, and the clock only ever moves on."""
+    def store_clock(self, clock_ms: int | None = None) -> None:
+        """Store where the clock stands (or will stand: `clock_ms`). A store that fails here costs nothing: the
+        stored clock (a turn's planned end) is then ahead of the real one, and the clock only ever moves on."""
         if self.store is None:
             return
         try:
-            self.store.set_clock(self.session_id, self.clock_ms)
+            self.store.set_clock(self.session_id, self.clock_ms if clock_ms is None else clock_ms)
         except (StoreUnavailable, LookupError) as exc:
             logger.warning("could not store the clock of session %s: %s", self.session_id, exc)
 

@@ -10,6 +10,7 @@ video; indices count frames at the models' 25 fps unless a field says otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -36,13 +37,14 @@ class TurnRequest:
 
 @dataclass(frozen=True)
 class Utterance:
-    """A line ready for the tree: its emotion recognized and its voice made, nothing stored yet."""
+    """A line ready for the tree: its emotion recognized and its voice begun, nothing stored yet."""
 
     request: TurnRequest
     text: str
     recognized: EmotionEstimate
-    speech: SpeechAudio  # 16 kHz mono
-    frames: int  # video frames the turn lasts (its audio, rounded up to whole frames)
+    speech: SpeechAudio  # 16 kHz mono: the whole line, or its first sentence when the voice streams
+    frames: int  # video frames `speech` lasts (its audio, rounded up to whole frames)
+    more: Iterator[SpeechAudio] | None = None  # the line's next sentences, made as the turn plays
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,11 @@ class TurnPlan:
     listener_accumulated: AccumulatedEmotion
     speak_node_id: int
     listen_node_id: int
-    speech: SpeechAudio  # 16 kHz mono
+    speech: SpeechAudio  # 16 kHz mono: the whole line, or its first sentence when the voice streams
     start_ms: int
-    frames: int
+    frames: int  # of `speech`; a streamed line's later sentences add theirs as they come
     render_speaker: bool = True
+    more: Iterator[SpeechAudio] | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ class TurnSummary:
     frames: int  # output frames per avatar
     duration_ms: int
     interrupted: bool
+    spoken_text: str = ""  # of an interrupted turn: the words said before it stopped
 
 
 ENCODINGS = ("jpeg", "png", "raw_rgb", "raw_rgba")

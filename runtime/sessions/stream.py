@@ -54,6 +54,7 @@ from eai_avatar.runtime.sessions.commands import (
     Undecodable,
 )
 from eai_avatar.runtime.sessions.manager import Session
+from eai_avatar.vocabulary import FPS
 
 logger = logging.getLogger(__name__)
 
@@ -181,6 +182,9 @@ class SessionStream:
         self._interrupts = 0  # counts Interrupts; a turn stops when it changes under it
         self._anchor = 0.0  # loop time of presentation time 0, for real-time pacing
         self._producer: asyncio.Task | None = None
+        self._turn_playing: tuple | None = None  # (plan, epoch) of the turn being sent
+        self._stop_at_frame: int | None = None  # a barge-in's stopping point in the playing turn
+        self._barged = asyncio.Event()  # wakes a paced send when a barge-in decides
 
     # ------------------------------------------------------------------ control
 
@@ -289,11 +293,13 @@ class SessionStream:
             await self.outbox.put(notice, self._stop)
 
     async def _emit(self, event: Event) -> bool:
-        """Send `event` in turn; once the stream is stopping, still send it (a turn closes what it started), but
-        without waiting: at most a chunk's events are added for a client that may never read them."""
+        """Send `event` in turn; False if the stream stopped first. The events that close what was started
+        (TurnEnded, StreamEnded) still go out when the stream is stopping, without waiting for room."""
         if self._stop.is_set():
-            self.outbox.put_urgent(event)
-            return True
+            if isinstance(event, TurnEnded | TurnStarted):
+                self.outbox.put_urgent(event)
+                return True
+            return False
         return await self.outbox.put(event, self._stop)
 
     async def _execute(self, command: Command, epoch: int) -> None:
@@ -364,30 +370,54 @@ class SessionStream:
         self._anchor = max(self._anchor, loop.time() - plan.start_ms / 1000)  # an idle pause is not a backlog
         chunks = conversation.turn_chunks(plan)
         frames_done, interrupted = 0, False
-        while True:
-            # The next chunk is made once the last has gone out: an Interrupt then stops the turn within a chunk of
-            # what the client has, not of what the server could make ahead of it.
-            await self.outbox.drained(self._stop)
-            if self._interrupted(epoch):
-                interrupted = True
-                break
-            chunk = await self._run(next, chunks, None)
-            if chunk is None:
-                break
-            frames_done += chunk.count
-            await self._send_chunk(chunk)  # every frame made is sent: the clock and the client agree
+        self._turn_playing = (plan, epoch)
+        try:
+            while True:
+                # The next chunk is made once the last has gone out: an Interrupt then stops the turn within a chunk
+                # of what the client has, not of what the server could make ahead of it.
+                await self.outbox.drained(self._stop)
+                if self._should_stop(epoch, frames_done):
+                    interrupted = True
+                    break
+                chunk = await self._run(next, chunks, None)
+                if chunk is None:
+                    break
+                sent = await self._send_chunk(chunk, epoch, frames_done)
+                frames_done += sent
+                if sent < chunk.count:  # stopped inside the chunk (a barge-in, an Interrupt, the stream ending)
+                    interrupted = True
+                    break
+        finally:
+            self._turn_playing = None
         summary = await self._run(conversation.finish_turn, plan, frames_done, interrupted)
         await self._emit(TurnEnded(summary))
 
-    async def _send_chunk(self, chunk: MediaChunk) -> None:
-        events = [(piece.presentation_ms, AudioOut(piece)) for piece in chunk.audio]
-        events += [(frame.presentation_ms, FrameOut(frame)) for frame in chunk.frames]
-        for presentation_ms, event in sorted(events, key=lambda item: item[0]):
+    def _should_stop(self, epoch: int | None, turn_frame: int) -> bool:
+        """Stop here: interrupted, the stream ending, or a barge-in's stopping point reached."""
+        if epoch is not None and self._interrupted(epoch):
+            return True
+        return self._stop_at_frame is not None and turn_frame >= self._stop_at_frame
+
+    async def _send_chunk(self, chunk: MediaChunk, epoch: int | None = None, turn_frame: int = 0) -> int:
+        """Send the chunk's audio and frames in presentation order, paced; returns the model frames sent whole
+        (fewer than the chunk's when the turn must stop inside it: before each frame's events, the stop is checked,
+        so a turn stops within a frame of the decision)."""
+        events = [(piece.presentation_ms, 0, AudioOut(piece)) for piece in chunk.audio]
+        events += [(frame.presentation_ms, 1, FrameOut(frame)) for frame in chunk.frames]
+        first_ms = chunk.first_index * 1000 // FPS
+        for presentation_ms, _, event in sorted(events, key=lambda item: item[:2]):
+            model_frame = (presentation_ms * FPS) // 1000 - chunk.first_index
+            if epoch is not None and self._should_stop(epoch, turn_frame + model_frame):
+                return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
             if self.session.settings.output.real_time and not self._stop.is_set():
                 delay = self._anchor + presentation_ms / 1000 - asyncio.get_running_loop().time()
                 if delay > 0:
-                    await _wait_either(asyncio.sleep(delay), self._stop.wait())
-            await self._emit(event)
+                    await _wait_either(asyncio.sleep(delay), self._stop.wait(), self._barged.wait())
+                    if epoch is not None and self._should_stop(epoch, turn_frame + model_frame):
+                        return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
+            if not await self._emit(event):
+                return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
+        return chunk.count
 
     # ------------------------------------------------------------------ a human talking
 

@@ -84,6 +84,11 @@ class ConversationStore(ABC):
         when `clock_ms` is given. ValueError if an id is already stored or the ids would leave a gap."""
 
     @abstractmethod
+    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
+        """Durably record that speak node `node_id`'s turn stopped after `spoken_text` (and set the clock with it).
+        The one change a stored node takes after it was appended; ValueError if there is no such speak node."""
+
+    @abstractmethod
     def set_clock(self, session_id: str, clock_ms: int) -> None:
         """Durably set the session's presentation clock (where its next turn starts)."""
 

@@ -30,8 +30,9 @@ from eai_avatar.runtime.store.base import (
     StoreUnavailable,
 )
 
-# 2: sessions.clock_ms (the presentation clock survives a restart). Version 1 files are upgraded in place.
-SCHEMA_VERSION = 2
+# 2: sessions.clock_ms (the presentation clock survives a restart). 3: nodes.interrupted and spoken_text (a turn
+# cut short keeps the words it said). Older files are upgraded in place.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,14 +57,22 @@ CREATE TABLE IF NOT EXISTS nodes (
     left_sibling INTEGER NOT NULL,
     source TEXT NOT NULL,
     created_unix_ms INTEGER NOT NULL,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    spoken_text TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (session_id, node_id)
 );
 """
 
+#: Columns later schema versions added: (table, column, declaration with the default older rows take).
+_ADDED_COLUMNS = (
+    ("sessions", "clock_ms", "INTEGER NOT NULL DEFAULT 0"),
+    ("nodes", "interrupted", "INTEGER NOT NULL DEFAULT 0"),
+    ("nodes", "spoken_text", "TEXT NOT NULL DEFAULT ''"),
+)
 _SESSION_COLUMNS = "session_id, characters, created_unix_ms, metadata, clock_ms"
 _NODE_COLUMNS = (
     "node_id, state, character, text, emotion, confidence, distribution, depth, parent, left_sibling, "
-    "source, created_unix_ms"
+    "source, created_unix_ms, interrupted, spoken_text"
 )
 
 
@@ -119,8 +128,11 @@ class SqliteStore(ConversationStore):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) == 1:  # upgrade: the clock column, 0 for sessions made before it
-                self._db.execute("ALTER TABLE sessions ADD COLUMN clock_ms INTEGER NOT NULL DEFAULT 0")
+            elif int(row[0]) < SCHEMA_VERSION:  # upgrade: columns added since, at the values they stand for then
+                for table, column, declaration in _ADDED_COLUMNS:
+                    have = {info[1] for info in self._db.execute(f"PRAGMA table_info({table})")}
+                    if column not in have:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise ValueError(f"{self.path}: store schema version {row[0]}, this runtime reads {SCHEMA_VERSION}")
@@ -190,7 +202,7 @@ class SqliteStore(ConversationStore):
         rows = [
             (session_id, n.id, n.state.value, n.character, n.text, n.emotion, n.confidence,
              json.dumps(list(n.distribution)), n.depth, n.parent, n.left_sibling, n.source.value,
-             n.created_unix_ms)
+             n.created_unix_ms, int(n.interrupted), n.spoken_text)
             for n in nodes
         ]  # fmt: skip
         try:
@@ -203,12 +215,21 @@ class SqliteStore(ConversationStore):
                     raise ValueError(f"session {session_id!r}: node {min(n.id for n in nodes)} would leave a gap "
                                      f"after the stored {last}")  # fmt: skip
                 self._db.executemany(
-                    f"INSERT INTO nodes (session_id, {_NODE_COLUMNS}) VALUES ({', '.join('?' * 13)})", rows
+                    f"INSERT INTO nodes (session_id, {_NODE_COLUMNS}) VALUES ({', '.join('?' * 15)})", rows
                 )
                 if clock_ms is not None:
                     self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?", (clock_ms, session_id))
         except sqlite3.IntegrityError:
             raise ValueError(f"session {session_id!r}: node ids {[n.id for n in nodes]} are already stored") from None
+
+    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
+        with self._write():
+            changed = self._db.execute("UPDATE nodes SET interrupted = 1, spoken_text = ? WHERE session_id = ? AND "
+                                       "node_id = ? AND state = 'speak'", (spoken_text, session_id, node_id)).rowcount  # fmt: skip
+            if clock_ms is not None:
+                self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?", (clock_ms, session_id))
+        if not changed:
+            raise ValueError(f"session {session_id!r} has no stored speak node {node_id}")
 
     def set_clock(self, session_id: str, clock_ms: int) -> None:
         with self._write():
@@ -256,7 +277,22 @@ def _record(row: tuple) -> SessionRecord:
 
 
 def _node(row: tuple) -> TalkNode:
-    node_id, state, character, text, emotion, confidence, distribution, depth, parent, ls, source, created = row
+    (
+        node_id,
+        state,
+        character,
+        text,
+        emotion,
+        confidence,
+        distribution,
+        depth,
+        parent,
+        ls,
+        source,
+        created,
+        cut,
+        spoken,
+    ) = row
     return TalkNode(
         id=node_id,
         state=DialogueState(state),
@@ -270,4 +306,6 @@ def _node(row: tuple) -> TalkNode:
         left_sibling=ls,
         source=NodeSource(source),
         created_unix_ms=created,
+        interrupted=bool(cut),
+        spoken_text=spoken,
     )

@@ -30,10 +30,15 @@ class SpeakerFaces(Stage):
         self._live: ExpressionStream | None = None
 
     def begin_turn(self, plan: TurnPlan) -> None:
-        padded = np.zeros(plan.frames * SAMPLES_PER_FRAME, np.int16)
-        padded[: len(plan.speech.samples)] = plan.speech.samples
         self._speaker, self._live = plan.speaker, None
-        self._faces = self.expressions.whole(padded, SAMPLE_RATE, emotion_vector(plan.speaker_accumulated.scores))
+        self._emotion = emotion_vector(plan.speaker_accumulated.scores)
+        self._faces = np.zeros((0, len(ARKIT_BLENDSHAPES)), np.float32)
+
+    def add_speech(self, samples: np.ndarray, frames: int) -> None:
+        """The turn's next stretch of voice (the whole line, or its next sentence): its faces follow the ones made."""
+        padded = np.zeros(frames * SAMPLES_PER_FRAME, np.int16)
+        padded[: len(samples)] = samples[: len(padded)]
+        self._faces = np.concatenate([self._faces, self.expressions.whole(padded, SAMPLE_RATE, self._emotion)])
 
     def listen_live(self, speaker: str, emotion: dict[str, float] | str = NEUTRAL) -> None:
         """A human (`speaker`) starts talking; their audio follows through `feed`."""

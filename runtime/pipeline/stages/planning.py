@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from eai_avatar.runtime.audio.pcm import to_model_rate
 from eai_avatar.runtime.errors import InvalidInput, LimitExceeded
@@ -50,12 +51,27 @@ class RecognizeEmotion:
 
 
 class Voice:
-    """TurnRequest -> its speech at 16 kHz: the game's (or human's) own audio, else the speaker's TTS voice."""
+    """TurnRequest -> its speech at 16 kHz: the game's (or human's) own audio, else the speaker's TTS voice.
+
+    `stream` gives the first sentence and an iterator over the rest, so a turn starts once its first sentence is
+    made (a voice that cannot stream gives the whole line first and nothing after)."""
 
     name = "voice"
 
     def __init__(self, tts_factory, voices: dict[str, str]):
         self._factory, self.voices = tts_factory, voices
+
+    def stream(self, request: TurnRequest, text: str) -> tuple[SpeechAudio, Iterator[SpeechAudio] | None]:
+        if request.audio is not None:
+            return self.process(request, text), None
+        tts = self._factory()
+        if not hasattr(tts, "stream"):
+            return tts.synthesize(text, self.voices[request.speaker]), None
+        parts = iter(tts.stream(text, self.voices[request.speaker]))
+        first = next(parts, None)
+        if first is None:
+            raise InvalidInput(f"the voice made no audio for {text!r}")
+        return first, parts
 
     def process(self, request: TurnRequest, text: str) -> SpeechAudio:
         if request.audio is None:

@@ -91,6 +91,7 @@ def test_speaker_faces_follow_the_audio_and_fill_only_the_speaker(models):
     speech = SpeechAudio(np.concatenate([np.zeros(4 * 640, np.int16), tone]), 16000)
     stage = SpeakerFaces(models.expressions)
     stage.begin_turn(plan_for(speech))
+    stage.add_speech(speech.samples, 12)
     first = chunk(("ada", "speak", "happy"), ("bo", "listen", "happy"), count=6)
     stage.process(first)
     rest = chunk(("ada", "speak", "happy"), ("bo", "listen", "happy"), count=10, first=6)

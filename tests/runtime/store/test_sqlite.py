@@ -201,6 +201,20 @@ def test_the_clock_commits_with_the_round_and_survives_reopening(tmp_path):
         assert store.get_session("s1").clock_ms == 1960
 
 
+def test_an_interrupted_turn_keeps_the_words_it_said(tmp_path):
+    nodes = build_three_rounds().nodes
+    with SqliteStore(tmp_path / "conv.db") as store:
+        store.create_session(_record())
+        store.append_nodes("s1", nodes[:4])
+        store.mark_interrupted("s1", 3, "Good news, I", clock_ms=900)
+        with pytest.raises(ValueError, match="no stored speak node 4"):
+            store.mark_interrupted("s1", 4, "x")
+    with SqliteStore(tmp_path / "conv.db") as store:
+        tree = store.load_tree("s1")
+        assert (tree.node(3).interrupted, tree.node(3).spoken_text) == (True, "Good news, I")
+        assert not tree.node(1).interrupted and store.get_session("s1").clock_ms == 900
+
+
 def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
@@ -210,6 +224,10 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
             "CREATE TABLE sessions (session_id TEXT PRIMARY KEY, characters TEXT NOT NULL, "
             "created_unix_ms INTEGER NOT NULL, metadata TEXT NOT NULL);"
             "INSERT INTO sessions VALUES ('old', '[\"ada\", \"bo\"]', 5, '{}');"
+            "CREATE TABLE nodes (session_id TEXT NOT NULL, node_id INTEGER NOT NULL, state TEXT NOT NULL, "
+            "character TEXT NOT NULL, text TEXT NOT NULL, emotion TEXT NOT NULL, confidence REAL NOT NULL, "
+            "distribution TEXT NOT NULL, depth INTEGER NOT NULL, parent INTEGER NOT NULL, left_sibling INTEGER "
+            "NOT NULL, source TEXT NOT NULL, created_unix_ms INTEGER NOT NULL, PRIMARY KEY (session_id, node_id));"
         )
     with SqliteStore(path) as store:
         assert store.get_session("old").clock_ms == 0
