@@ -14,7 +14,6 @@ import numpy as np
 
 from eai_avatar.vocabulary import SAMPLE_RATE
 
-
 #: Microphone samples between searches for the delay and gain (a quarter second).
 ESTIMATE_EVERY = SAMPLE_RATE // 4
 

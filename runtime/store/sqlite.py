@@ -224,8 +224,9 @@ class SqliteStore(ConversationStore):
 
     def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
         with self._write():
-            changed = self._db.execute("UPDATE nodes SET interrupted = 1, spoken_text = ? WHERE session_id = ? AND "
-                                       "node_id = ? AND state = 'speak'", (spoken_text, session_id, node_id)).rowcount  # fmt: skip
+            changed = self._db.execute(
+                "UPDATE nodes SET interrupted = 1, spoken_text = ? WHERE session_id = ? AND node_id = ? AND "
+                "state = 'speak'", (spoken_text, session_id, node_id)).rowcount  # fmt: skip
             if clock_ms is not None:
                 self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?", (clock_ms, session_id))
         if not changed:
