@@ -3,7 +3,7 @@
 Every model is exported to ONNX, checked with the onnx checker and against PyTorch in onnxruntime (fp32 within
 PARITY_BOUND), optionally converted to fp16 or int8 with its error against the fp32 graph measured and recorded in
 the manifest (and refused past its bound). Identities come from the renderer's training set; their rig, voice
-and first mask from the studio's characters.
+and first mask from the studio's characters (the voice a chain: a natural voice, then the character's espeak-ng one).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from eai_avatar.runtime.bundle import Bundle, FileEntry, Identity, Manifest, ModelEntry, Vocabulary
+from eai_avatar.runtime.tts.voices import CHAIN
 from eai_avatar.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,9 @@ PARITY_BOUND = 1e-4  # fp32 ONNX against PyTorch
 PRECISION_BOUNDS = {"fp16": ("max_abs", 1e-2), "fp16-weights": ("max_abs", 1e-2), "int8": ("mean_abs", 1e-2)}
 MODELS = ("crhmg_encoder", "crhmg_generator", "audio2exp", "renderer")
 RUNTIME_ASSETS = Path(__file__).resolve().parent.parent / "runtime" / "assets"
+#: The natural voice each studio character speaks with where its backend is installed, before the espeak-ng voice its
+#: training clips were made with (the fallback); no two characters share a voice at one speed.
+NATURAL_VOICES = {"ada": "hibari:heart", "bo": "piper:joe", "cyra": "hibari:heart@1.08", "dev": "piper:joe@0.93"}
 
 
 def _random_feeds(engine, frames: int, count: int = 4, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -111,7 +115,8 @@ def _identity_files(out: Path, names: list[str], mask_size: int) -> tuple[dict[s
         neutral = CharacterRenderer(style).render(RigState.from_dict({})).mask
         np.save(folder / "first_mask.npy", downsample(neutral[None], mask_size)[0])
         files += [folder / "rig.json", folder / "first_mask.npy"]
-        identities[name] = Identity(name, style.display_name, renderer_index=index, voice=style.voice,
+        voice = CHAIN.join(v for v in (NATURAL_VOICES.get(name), style.voice) if v)
+        identities[name] = Identity(name, style.display_name, renderer_index=index, voice=voice,
                                     rig=f"identities/{name}/rig.json",
                                     first_mask=f"identities/{name}/first_mask.npy")  # fmt: skip
     return identities, files

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple] = {
     "emotion": ("eai_avatar.runtime.commands.emotion", "recognize the emotion of utterances (the paper's C)"),
     "serve": ("eai_avatar.runtime.commands.serve", "the gRPC server: conversations streamed to any client"),
     "tree": ("eai_avatar.runtime.commands.tree", "print a stored conversation's Interactive Talking Tree with Q"),
+    "voices": ("eai_avatar.runtime.commands.voices", "the voices installed, their licences, each character's voice"),
     "data": (
         "make and inspect training data",
         {

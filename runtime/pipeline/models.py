@@ -46,11 +46,12 @@ class Models:
 
     @property
     def tts(self):
-        """The offline TTS (espeak-ng), created on first use; turns that bring their own audio never need it."""
+        """The offline TTS (a VoiceBank: natural voices, espeak-ng), created on first use; turns that bring their own
+        audio never need it."""
         if self._tts is None:
-            from eai_avatar.runtime.tts.espeak import EspeakBackend
+            from eai_avatar.runtime.tts.voices import VoiceBank
 
-            self._tts = EspeakBackend()
+            self._tts = VoiceBank(threads=self.config.threads)
         return self._tts
 
     def voices(self) -> list[str] | None:

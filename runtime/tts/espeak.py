@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from eai_avatar.runtime.audio import resample
-from eai_avatar.runtime.tts.base import PhonemeTiming, SpeechAudio, TTSBackend, WordTiming
-from eai_avatar.vocabulary import MAX_TEXT_CHARS, SAMPLE_RATE
+from eai_avatar.runtime.tts.base import PhonemeTiming, SpeechAudio, TTSBackend, WordTiming, check_text
+from eai_avatar.vocabulary import MAX_TEXT_CHARS, SAMPLE_RATE  # noqa: F401 (MAX_TEXT_CHARS: imported from here)
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +71,9 @@ _EVENT_PHONEME = 7
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
 _EE_OK = 0
+_PHONEMES_IPA = 0x02
+#: Voice changes without a synthesis after which phonemizing drains espeak's event queue (see _Engine._drain).
+_MAX_QUEUED_VOICE_EVENTS = 16
 
 #: Stress and syllable marks espeak puts in front of a phoneme mnemonic; they are prosody, not the phoneme.
 _STRESS_MARKS = "',%="
@@ -119,6 +122,21 @@ _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), 
 
 
 @dataclass(frozen=True)
+class IpaClause:
+    """One clause of text as espeak-ng speaks it: IPA phonemes (stress marks kept, words separated by spaces) and
+    the punctuation that ended it (".", ",", "?", "!", ":", ";"; "" for none)."""
+
+    phonemes: str
+    punctuation: str
+
+
+#: A clause's closing punctuation (a run of marks, then closing quotes or brackets), before whatever espeak read ahead
+#: of the next clause (nothing, or whitespace and part of a word).
+_CLAUSE_END = re.compile(r"([.,!?;:…]+)[\"'”’)\]]*(?:\s+\S*)?$")
+_CLAUSE_MARKS = {".": ".", "…": ".", ",": ",", "?": "?", "!": "!", ":": ":", ";": ";"}
+
+
+@dataclass(frozen=True)
 class _RawEvent:
     """The fields of one espeak event that outlive the callback (its memory belongs to espeak)."""
 
@@ -158,6 +176,8 @@ class _Engine:
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
 
         options = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
         rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode("utf-8"), options)
@@ -173,6 +193,8 @@ class _Engine:
         self._error: BaseException | None = None
         self.languages = self._list_languages(data_path)
         self._drain()
+        # The voice last set and how many voice changes have queued an event since the last synthesis (see _drain).
+        self._voice, self._queued_voice_events = "", 0
         variants_dir = os.path.join(data_path, "voices", "!v")
         self.variants = {name.lower(): name for name in os.listdir(variants_dir)} if os.path.isdir(variants_dir) else {}
         logger.info("espeak-ng loaded: %d Hz, %d languages, %d variants", rate, len(self.languages), len(self.variants))
@@ -255,6 +277,7 @@ class _Engine:
         """Run one synthesis; returns (PCM16 at self.sample_rate, events). Caller holds `_LOCK`."""
         if self._lib.espeak_SetVoiceByName(voice.encode("utf-8")) != _EE_OK:
             raise ValueError(f"espeak-ng could not load voice {voice!r}")
+        self._voice, self._queued_voice_events = voice, 0  # this synthesis takes the queued events with it
         self._lib.espeak_SetParameter(_PARAM_RATE, rate, 0)
         self._lib.espeak_SetParameter(_PARAM_PITCH, pitch, 0)
         self._chunks, self._events, self._error = [], [], None
@@ -269,6 +292,39 @@ class _Engine:
             raise RuntimeError(f"espeak_Synth failed with status {status}")
         audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
         return audio, events
+
+    def phonemize_ipa(self, text: str, voice: str) -> list[IpaClause]:
+        """`text` as IPA, clause by clause, in `voice`'s language (a resolved voice). Caller holds `_LOCK`.
+
+        espeak_TextToPhonemes translates one clause per call and moves the text pointer past it, but does not say
+        which punctuation ended the clause (libespeak-ng 1.52 has no espeak_TextToPhonemesWithTerminator), so it
+        is read from the text consumed: its last mark, before the whitespace and look-ahead (espeak may read a
+        character of the next clause). The voice is set only when it changes: every change queues an event for the
+        next synthesis, and hundreds of them would cost that synthesis its first word's timings.
+        """
+        if voice != self._voice:  # each change queues an event that only a synthesis takes away
+            if self._lib.espeak_SetVoiceByName(voice.encode("utf-8")) != _EE_OK:
+                raise ValueError(f"espeak-ng could not load voice {voice!r}")
+            self._voice, self._queued_voice_events = voice, self._queued_voice_events + 1
+            if self._queued_voice_events > _MAX_QUEUED_VOICE_EVENTS:
+                self._drain()
+                self._queued_voice_events = 0
+        data = text.replace("\0", " ").encode("utf-8", errors="replace")
+        buffer = ctypes.create_string_buffer(data)  # NUL-terminated, alive for the whole loop
+        base = ctypes.addressof(buffer)
+        pointer = ctypes.c_void_p(base)
+        clauses = []
+        while pointer.value:  # espeak sets it to NULL after the last clause
+            start = pointer.value - base
+            phonemes = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _PHONEMES_IPA) or b""
+            end = pointer.value - base if pointer.value else len(data)
+            if pointer.value and not start < end <= len(data):
+                raise RuntimeError(f"espeak_TextToPhonemes moved the text pointer from byte {start} to {end}")
+            consumed = data[start:end].decode("utf-8", errors="replace")
+            mark = _CLAUSE_END.search(consumed)
+            punctuation = _CLAUSE_MARKS.get(mark.group(1)[-1], "") if mark else ""
+            clauses.append(IpaClause(phonemes.decode("utf-8", errors="replace").strip(), punctuation))
+        return clauses
 
 
 def _voice_dictionary(voice_file: str, codes: list[str]) -> str:
@@ -303,6 +359,18 @@ def _load_engine() -> _Engine:
             raise ImportError(f"could not load libespeak-ng from {lib_path!r}: {exc}") from exc
         _ENGINE = _Engine(lib, espeakng_loader.get_data_path())
     return _ENGINE
+
+
+def phonemize_ipa(text: str, voice: str = "en-us") -> list[IpaClause]:
+    """`text` as IPA phonemes, clause by clause, as espeak-ng would speak it with `voice` (e.g. for a neural voice
+    trained on espeak's phonemes). ValueError for an unknown voice; ImportError when espeak-ng is not installed."""
+    check_text(text)
+    with _LOCK:
+        engine = _load_engine()
+        resolved = engine.resolve_voice(voice) if isinstance(voice, str) else None
+        if resolved is None:
+            raise ValueError(f"unknown espeak-ng voice {voice!r}")
+        return engine.phonemize_ipa(text, resolved)
 
 
 def _check_range(label: str, value: int | None, default: int, bounds: tuple[int, int]) -> int:
@@ -431,12 +499,7 @@ class EspeakBackend(TTSBackend):
 
     def synthesize(self, text: str, voice: str, *, rate: int | None = None, pitch: int | None = None) -> SpeechAudio:
         """Speak `text` with `voice`; ValueError for empty or over-long text, an unknown voice or a bad rate/pitch."""
-        if not isinstance(text, str):
-            raise ValueError(f"text must be a str, got {type(text).__name__}")
-        if not text.strip():
-            raise ValueError(f"text is empty: {text!r}")
-        if len(text) > MAX_TEXT_CHARS:
-            raise ValueError(f"text is {len(text)} characters, more than the {MAX_TEXT_CHARS} one call accepts")
+        check_text(text)
         resolved = self._engine.resolve_voice(voice) if isinstance(voice, str) else None
         if resolved is None:
             raise ValueError(
