@@ -61,6 +61,7 @@ COMMANDS: dict[str, tuple] = {
             "crhmg": ("eai_avatar.export.commands.eval_crhmg", "CRHMG vs a static mask and independent noise"),
             "audio2exp": ("eai_avatar.export.commands.eval_audio2exp", "Audio2Exp's mouth, pauses and emotion"),
             "renderer": ("eai_avatar.export.commands.eval_renderer", "the renderer's SSIM, PSNR and flicker"),
+            "asr": ("eai_avatar.runtime.commands.eval_asr", "speech recognition's word error rate, voice by voice"),
         },
     ),
     "bench": (
@@ -73,6 +74,7 @@ COMMANDS: dict[str, tuple] = {
             "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
             "renderer-torch": ("eai_avatar.export.commands.bench_renderer_torch", "the renderer in PyTorch on a GPU"),
             "runtime": ("eai_avatar.runtime.commands.bench_runtime", "the server end to end: latency, real time"),
+            "asr": ("eai_avatar.runtime.commands.bench_asr", "speech recognition: real-time factor, 3 s latency"),
         },
     ),
 }
