@@ -96,6 +96,7 @@ class ServerConfig:
 @dataclass(frozen=True)
 class RuntimeConfig:
     bundle: str = ""  # engine bundle folder; empty: the bundle that ships
+    speech_recognizer: str = "whisper"  # a human's speech: whisper (offline), openai (an endpoint) or none
     engines: Mapping[str, str] = field(default_factory=lambda: dict.fromkeys(MODELS, "onnxruntime"))
     threads: int = 2  # onnxruntime intra-op threads per model, and model worker threads
     limits: Limits = Limits()
@@ -112,6 +113,8 @@ class RuntimeConfig:
                 raise ValueError(f"engines.{model}: unknown backend {backend!r}; choose {', '.join(ENGINE_BACKENDS)}")
         object.__setattr__(self, "engines", engines)
         _positive(self, "threads")
+        if self.speech_recognizer not in ("whisper", "openai", "none"):
+            raise ValueError(f"speech_recognizer must be whisper, openai or none, got {self.speech_recognizer!r}")
         for section in (self.limits, self.chunking):
             for item in fields(section):
                 _positive(section, item.name)
@@ -167,11 +170,11 @@ class RuntimeConfig:
                 if not isinstance(value, Mapping):
                     raise ValueError("engines must be a table of model = backend")
                 values[key] = dict(value)
-            elif key in ("bundle", "threads"):
-                values[key] = _coerce(key, value, {"bundle": str, "threads": int}[key])
+            elif key in ("bundle", "threads", "speech_recognizer"):
+                values[key] = _coerce(key, value, {"bundle": str, "threads": int, "speech_recognizer": str}[key])
             else:
-                raise ValueError(f"unknown runtime config key {key!r}; known: bundle, threads, engines, "
-                                 f"{', '.join(sections)}")  # fmt: skip
+                raise ValueError(f"unknown runtime config key {key!r}; known: bundle, threads, speech_recognizer, "
+                                 f"engines, {', '.join(sections)}")  # fmt: skip
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -226,6 +229,7 @@ def _set_dotted(data: dict, key: str, value: Any) -> None:
 ENVIRONMENT = {
     "EAI_AVATAR_BUNDLE": "bundle",
     "EAI_AVATAR_THREADS": "threads",
+    "EAI_AVATAR_SPEECH_RECOGNIZER": "speech_recognizer",
     "EAI_AVATAR_DB": "store.path",
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model

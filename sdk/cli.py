@@ -74,6 +74,10 @@ COMMANDS: dict[str, tuple] = {
             "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
             "renderer-torch": ("eai_avatar.export.commands.bench_renderer_torch", "the renderer in PyTorch on a GPU"),
             "runtime": ("eai_avatar.runtime.commands.bench_runtime", "the server end to end: latency, real time"),
+            "conversation": (
+                "eai_avatar.runtime.commands.bench_conversation",
+                "a person talking to the agent, live: answer latency by stage, barge-in",
+            ),
             "asr": ("eai_avatar.runtime.commands.bench_asr", "speech recognition: real-time factor, 3 s latency"),
         },
     ),

@@ -16,6 +16,10 @@ from eai_avatar.vocabulary import SAMPLE_RATE
 
 #: Microphone samples between searches for the delay and gain (a quarter second).
 ESTIMATE_EVERY = SAMPLE_RATE // 4
+#: How much (normalized correlation) the microphone must resemble the delayed voice for an estimate to count.
+MIN_LIKENESS = 0.3
+#: A microphone quieter than this (RMS of PCM16, about -56 dBFS) holds nothing to estimate an echo on.
+AUDIBLE_RMS = 50.0
 
 
 class EchoCanceller:
@@ -33,6 +37,8 @@ class EchoCanceller:
         self._mic_end = 0
         self.delay = 0  # samples, as last estimated
         self.gain = 0.0
+        self._estimated = False  # a delay and gain were found over the voice sent
+        self._unsure = 0  # estimates in a row that did not resemble the voice
         self._since_estimate = 0  # microphone samples since the delay was last searched for
 
     def add_reference(self, samples: np.ndarray, presentation_ms: int) -> None:
@@ -59,9 +65,13 @@ class EchoCanceller:
         self._mic = np.concatenate([self._mic, mic])[-self.history :]
         self._mic_end = start + len(mic)
         self._since_estimate += len(mic)
-        if self._since_estimate >= ESTIMATE_EVERY:  # the delay moves slowly; searching it costs a few ms
+        # The delay moves slowly and searching it costs a few ms: every quarter second, and as soon as it can be
+        # found (a tenth of a second of microphone over the voice) when it is not known yet.
+        if self._since_estimate >= (ESTIMATE_EVERY if self._estimated else SAMPLE_RATE // 10):
             self._since_estimate = 0
             self._estimate()
+        if not self._estimated and np.any(self._reference_at(start - self.max_delay, len(mic) + self.max_delay)):
+            return np.zeros(len(mic), np.int16)  # the voice may be in there and cannot be taken out yet: hear nothing
         echo = self._reference_at(start - self.delay, len(mic)) * self.gain
         return np.clip(np.rint(mic - echo), -32768, 32767).astype(np.int16)
 
@@ -76,8 +86,8 @@ class EchoCanceller:
     def _estimate(self) -> None:
         """Delay and gain of the echo over the recent microphone audio (least squares at the best correlation)."""
         mic = self._mic
-        if len(mic) < SAMPLE_RATE // 10:
-            return
+        if len(mic) < SAMPLE_RATE // 10 or np.sqrt(np.mean(mic[-SAMPLE_RATE // 10 :] ** 2)) < AUDIBLE_RMS:
+            return  # nothing to measure the echo on yet (a quiet microphone hides no voice either)
         first = self._mic_end - len(mic)
         ref = self._reference_at(first - self.max_delay, len(mic) + self.max_delay)
         if not np.any(ref):
@@ -88,8 +98,21 @@ class EchoCanceller:
         spectrum = np.fft.rfft(ref, size) * np.conj(np.fft.rfft(mic, size))
         correlation = np.fft.irfft(spectrum, size)[: self.max_delay + 1][::-1]
         energy = np.convolve(ref**2, np.ones(len(mic)), "valid")[: self.max_delay + 1][::-1]
-        score = correlation / np.sqrt(np.maximum(energy, 1e-9))
+        # Normalized by the voice's energy at each delay, floored, so that a nearly silent stretch of the voice (a
+        # tiny energy) cannot win by division.
+        score = correlation / np.sqrt(np.maximum(energy, 0.1 * float(energy.max()) + 1e-9))
         delay = int(np.argmax(np.abs(score)))
         aligned = ref[self.max_delay - delay : self.max_delay - delay + len(mic)]
-        power = float(aligned @ aligned)
-        self.delay, self.gain = delay, float(mic @ aligned) / power if power > 0 else 0.0
+        power, mic_power = float(aligned @ aligned), float(mic @ mic)
+        if power <= 0:
+            return
+        likeness = abs(float(mic @ aligned)) / np.sqrt(power * mic_power + 1e-9)
+        self._unsure += 1
+        # A window that hardly resembles the voice (the voice paused, the human talked over it) says little about
+        # the echo path, which changes slowly: keep the estimate before it. A microphone that never resembles the
+        # voice over a second does not hear it: no echo to take out.
+        if likeness < MIN_LIKENESS and self._unsure * ESTIMATE_EVERY < SAMPLE_RATE:
+            return
+        self._unsure = 0
+        self.delay, self.gain = (delay, float(mic @ aligned) / power) if likeness >= MIN_LIKENESS else (0, 0.0)
+        self._estimated = True

@@ -270,11 +270,23 @@ class PoseStream:
         count = max(frames, 1) + 1  # the first frame is the last pose shown
         self._poses = head_pose_sequence(count, style, self._rng, start=self._last, phonemes=phonemes)[1:]
 
-    def next(self, frames: int) -> np.ndarray:
-        """(frames, 2): yaw and pitch in degrees."""
+    def nod(self, amplitude_deg: float = 3.0, duration_s: float = 0.6) -> None:
+        """Nod from the next frame on: a smooth pitch bump added to the motion made ahead (a listener's backchannel
+        at a pause, which the random nods cannot time)."""
+        frames = max(2, round(duration_s * FPS))
+        self._extend(frames)
+        bump = amplitude_deg * _bump(np.arange(frames) / FPS, 0.0, duration_s)
+        self._poses[:frames, 1] += bump.astype(np.float32)
+        self._poses[:frames, 4] += (NOD_TY_PER_DEG * bump).astype(np.float32)
+
+    def _extend(self, frames: int) -> None:
         while len(self._poses) < frames:
             more = head_pose_sequence(self.AHEAD + 1, self.style or LISTENING, self._rng, start=self._last_or_end())
             self._poses = np.concatenate([self._poses, more[1:]])
+
+    def next(self, frames: int) -> np.ndarray:
+        """(frames, 2): yaw and pitch in degrees."""
+        self._extend(frames)
         out, self._poses = self._poses[:frames], self._poses[frames:]
         if frames:
             self._last = out[-1].astype(np.float64)

@@ -5,7 +5,7 @@ the stages (with their per-session state) that turn its lines into media. DESIGN
     Utterance ─> tree round + Q (incremental) ─> store (whole, retried; or taken back) ─> TurnPlan   (commit)
     TurnPlan ─> per chunk: SpeakerFaces, ListenerFaces, HeadMasks, HeadPoses,                     (turn_chunks)
                 [MotionImages, Render], Encode ─> MediaChunk (audio + encoded frames)
-    a human talking (HUMAN_AGENT, audio): begin_human_speech, hear(chunk)... end_human_speech
+    a human talking (HUMAN_AGENT, audio): start_human_voice, listen(frames)..., commit_human_round
 
 Everything here is synchronous and runs in a worker thread; nothing waits on the network or a client. Every
 random choice draws from the session's seed. The tree in memory always equals the stored one: a round that
@@ -17,14 +17,14 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from eai_avatar.runtime.audio.pcm import PcmStream
 from eai_avatar.runtime.config import RuntimeConfig
-from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, LimitExceeded
+from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput
 from eai_avatar.runtime.itt import InteractiveTalkingTree
 from eai_avatar.runtime.itt.propagation import AccumulatedEmotion, IncrementalQ
 from eai_avatar.runtime.pipeline.frames import (
@@ -65,22 +65,6 @@ logger = logging.getLogger(__name__)
 #: Lines of history a dialogue backend is handed (it gets the count of earlier ones): bounded, so a turn at line
 #: 4,000 costs what one at line 40 does.
 HISTORY_LINES = 50
-
-
-@dataclass
-class HumanUtterance:
-    """A human's audio utterance in progress: where it began, what has arrived, what has been shown."""
-
-    speaker: str
-    start_frame: int  # session clock (model frames) at its first audio
-    client: PcmStream  # the client's audio, counted at its own rate
-    samples: list[np.ndarray]  # at 16 kHz
-    frames_shown: int = 0
-    limit_s: float = 60.0
-
-    @property
-    def client_seconds(self) -> float:
-        return self.client.client_samples / self.client.sample_rate
 
 
 @dataclass
@@ -164,11 +148,13 @@ class Conversation:
         self.recognize = RecognizeEmotion(lambda: models.recognizer)
         self.voice = Voice(lambda: models.tts, self.voices)
         self.speaker_faces = SpeakerFaces(models.expressions)
+        self.head_poses = HeadPoses({name: MaskReference.from_mask(mask) for name, mask in first_masks.items()},
+                                    self.rng)  # fmt: skip
         self.stages: list[Stage] = [
             self.speaker_faces,
             ListenerFaces(models.leed, self.characters, self.rng),
             HeadMasks(models.head_masks, first_masks, self.rng),
-            HeadPoses({name: MaskReference.from_mask(mask) for name, mask in first_masks.items()}, self.rng),
+            self.head_poses,
         ]
         if self.output.include_images:
             rigs = {name: FaceRig(RigParams.load(bundle.root / identities[name].rig)) for name in characters}
@@ -177,7 +163,7 @@ class Conversation:
                                    self.config.chunking.render_batch)]  # fmt: skip
         self.stages.append(Encode(self.output))
         self.dialogue_lines = [node for node in self.tree if node.state.value == SPEAK]
-        self.human_speech: HumanUtterance | None = None
+        self._owed_frames = 0  # the human's side: frames due that the human avatar's faces were not ready for
         self.turn = TurnSpeech(self.clock_frames)  # the turn playing now (or last)
 
     # ------------------------------------------------------------------ the tree and its emotions
@@ -209,9 +195,12 @@ class Conversation:
         if request.speaker not in self.characters:
             raise InvalidInput(f"{request.speaker!r} is not in this conversation ({', '.join(self.characters)})")
         text = check_text(request.text, self.config.limits.text_chars)
+        started = time.perf_counter()
         recognized = self.recognize.process(request, text)
+        recognized_at = time.perf_counter()
         speech, more = self.voice.stream(request, text)
-        return Utterance(request, text, recognized, speech, frames_of(speech), more)
+        timings = {"emotion": recognized_at - started, "voice": time.perf_counter() - recognized_at}
+        return Utterance(request, text, recognized, speech, frames_of(speech), more, timings)
 
     def commit(self, utterance: Utterance, start_frame: int | None = None) -> TurnPlan:
         """Grow the tree by the utterance's round, with Q, and store the round whole before anything is shown.
@@ -351,74 +340,56 @@ class Conversation:
 
     # ------------------------------------------------------------------ a human talking (HUMAN_AGENT, audio)
 
-    def begin_human_speech(self, sample_rate: int, limit_s: float) -> HumanUtterance:
-        """The human starts an utterance: the agent listens from the current clock on."""
+    def start_human_voice(self) -> None:
+        """The human starts an utterance: their avatar (when drawn) follows their live voice from here on."""
         if self.human is None:
             raise FailedPrecondition("user audio needs a HUMAN_AGENT session")
-        if self.human_speech is not None:
-            return self.human_speech
-        self.human_speech = HumanUtterance(self.human, self.clock_frames, PcmStream(sample_rate), [], limit_s=limit_s)
         if self.drawn(self.human):
             q = self.current_emotion(self.human)
             self.speaker_faces.listen_live(self.human, q.scores if q else NEUTRAL)
-        return self.human_speech
 
-    def hear(self, samples: np.ndarray, sample_rate: int, final: bool = False) -> list[MediaChunk]:
-        """The human's next audio (int16 at `sample_rate`): the frames it covers, the agent listening (and the human's
-        own avatar, if drawn, moving with it). Frame k of the utterance covers the client's samples
-        [k * rate / 25, (k + 1) * rate / 25) of it, so frames follow the audio whatever its chunking."""
-        speech = self.human_speech
-        if speech is None:
-            raise FailedPrecondition("hear() needs begin_human_speech() first")
-        if sample_rate != speech.client.sample_rate:
-            raise InvalidInput(f"user audio changed its sample rate within an utterance ({speech.client.sample_rate} "
-                               f"-> {sample_rate} Hz); end the utterance first")  # fmt: skip
-        if speech.client_seconds + len(samples) / sample_rate > speech.limit_s:
-            raise LimitExceeded(f"an utterance may last at most {speech.limit_s:g} s; send user_utterance_end")
-        model_rate = speech.client.push(samples)
-        if final:
-            model_rate = np.concatenate([model_rate, speech.client.finish()])
-        speech.samples.append(model_rate)
-        client = speech.client
-        due = (-(-client.client_samples * FPS // client.sample_rate) if final
-               else client.client_samples * FPS // client.sample_rate)  # fmt: skip
-        if self.drawn(self.human):
-            ready = self.speaker_faces.feed(model_rate, final=final)
-            due = min(due, speech.frames_shown + ready) if not final else due
-        count = due - speech.frames_shown
+    def listen(self, frames: int, speaking: bool, samples: np.ndarray | None = None, final: bool = False,
+               nod: bool = False) -> list[MediaChunk]:  # fmt: skip
+        """The human's side for `frames` more model frames: the agent listening (nodding now if `nod`: a pause in
+        the human's words) and, when drawn, the human's avatar, speaking from its live voice (`samples`, 16 kHz,
+        through streaming Audio2Exp) or waiting. The avatar's faces lag the voice by Audio2Exp's receptive field, so
+        frames it cannot have yet are owed and made with later calls (`final` makes all of them)."""
+        if self.human is None:
+            raise FailedPrecondition("user audio needs a HUMAN_AGENT session")
+        agent = self.tree.other(self.human)
+        if nod:
+            self.head_poses.nod(agent)
+        self._owed_frames += frames
+        count = self._owed_frames
+        human_drawn = self.drawn(self.human)
+        if human_drawn and speaking:
+            ready = self.speaker_faces.feed(samples if samples is not None else np.zeros(0, np.int16), final=final)
+            count = min(count, ready) if not final else count
         if count <= 0:
             return []
-        agent = self.tree.other(self.human)
-        agent_q = self.current_emotion(agent)
-        human_q = self.current_emotion(self.human)
-        roles = {agent: (LISTEN, agent_q.label if agent_q else NEUTRAL),
-                 self.human: (SPEAK, human_q.label if human_q else NEUTRAL)}  # fmt: skip
-        drawn = {agent: self._listener_drawn(agent), self.human: self.drawn(self.human)}
-        if not self.drawn(self.human):
-            del roles[self.human]  # its head is not on screen and its face is not needed
+        self._owed_frames -= count
+        agent_q, human_q = self.current_emotion(agent), self.current_emotion(self.human)
+        roles = {agent: (LISTEN, agent_q.label if agent_q else NEUTRAL)}
+        drawn = {agent: self._listener_drawn(agent), self.human: human_drawn}
+        if human_drawn:
+            roles[self.human] = (SPEAK if speaking else LISTEN, human_q.label if human_q else NEUTRAL)
         chunks, chunk_frames = [], self.config.chunking.chunk_frames
         while count > 0:
             size = min(count, chunk_frames)
             chunks.append(self._chunk(size, roles, drawn, []))
-            speech.frames_shown += size
             count -= size
         return chunks
 
-    def end_human_speech(self, transcript: str) -> tuple[TurnPlan, list[MediaChunk], TurnSummary]:
-        """The utterance is over: its last frames, then its round enters the tree (its words are `transcript`, or
-        unknown) with the turn's start where the speech began."""
-        speech = self.human_speech
-        if speech is None:
-            raise FailedPrecondition("user_utterance_end without user_audio before it")
-        tail = self.hear(np.zeros(0, np.int16), speech.client.sample_rate, final=True)
-        self.human_speech = None
-        samples = np.concatenate(speech.samples) if speech.samples else np.zeros(0, np.int16)
+    def commit_human_round(self, transcript: str, samples: np.ndarray, start_frame: int,
+                           frames: int) -> tuple[TurnPlan, TurnSummary]:  # fmt: skip
+        """A human's utterance enters the tree: its words are `transcript` (or unknown), its voice `samples` (16 kHz),
+        its round starts at `start_frame` on the clock and lasted `frames` (shown already)."""
         if len(samples) < SAMPLES_PER_FRAME:
             samples = np.concatenate([samples, np.zeros(SAMPLES_PER_FRAME - len(samples), np.int16)])
         request = TurnRequest(self.human, transcript or "(inaudible)", SpeechAudio(samples, SAMPLE_RATE),
                               source="human", render_speaker=False, transcript_known=bool(transcript))  # fmt: skip
         utterance = self.prepare(request)
-        utterance = Utterance(request, utterance.text, utterance.recognized, utterance.speech, speech.frames_shown)
-        plan = self.commit(utterance, start_frame=speech.start_frame)
+        utterance = Utterance(request, utterance.text, utterance.recognized, utterance.speech, frames)
+        plan = self.commit(utterance, start_frame=start_frame)
         drawn = self.drawn(self.human) or self._listener_drawn(plan.listener)
-        return plan, tail, self._summary(plan.round, speech.start_frame, speech.frames_shown, False, drawn)
+        return plan, self._summary(plan.round, start_frame, frames, False, drawn)

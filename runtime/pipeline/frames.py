@@ -45,6 +45,7 @@ class Utterance:
     speech: SpeechAudio  # 16 kHz mono: the whole line, or its first sentence when the voice streams
     frames: int  # video frames `speech` lasts (its audio, rounded up to whole frames)
     more: Iterator[SpeechAudio] | None = None  # the line's next sentences, made as the turn plays
+    timings: dict = field(default_factory=dict)  # seconds each planning stage took ("emotion", "voice")
 
 
 @dataclass(frozen=True)

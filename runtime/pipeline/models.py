@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+
 from eai_avatar.runtime.bundle import Bundle
 from eai_avatar.runtime.config import MODELS, RuntimeConfig
 from eai_avatar.runtime.models.audio2exp import ExpressionGenerator, engine_expression_generator
 from eai_avatar.runtime.models.crhmg_onnx import engine_head_mask_generator
 from eai_avatar.runtime.models.head_masks import HeadMaskGenerator
 from eai_avatar.runtime.models.leed import ListeningDictionary
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether something can be used here, and why not; true when it can."""
+
+    available: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.available
 
 
 class Models:
@@ -21,7 +35,7 @@ class Models:
     """
 
     def __init__(self, bundle: Bundle, config: RuntimeConfig | None = None, threads: int | None = None,
-                 recognizer=None, tts=None):  # fmt: skip
+                 recognizer=None, tts=None, speech_recognizer=None):  # fmt: skip
         self.bundle = bundle
         self.config = config or RuntimeConfig()
         threads = threads or self.config.threads
@@ -34,6 +48,8 @@ class Models:
         self.renderer = engines["renderer"]
         self.image_size = next(s.shape[-1] for s in self.renderer.input_spec() if s.name == "control")
         self._recognizer, self._tts = recognizer, tts
+        self._speech_recognizer, self._speech_problem = speech_recognizer, ""
+        self._lock = threading.Lock()
 
     @property
     def recognizer(self):
@@ -53,6 +69,29 @@ class Models:
 
             self._tts = VoiceBank(threads=self.config.threads)
         return self._tts
+
+    @property
+    def speech_recognizer(self):
+        """The speech recognizer the config names (offline Whisper by default), made on first use; None where it
+        cannot be made here (its package missing: `speech_recognizer_available()` says why)."""
+        with self._lock:
+            if self._speech_recognizer is None and not self._speech_problem:
+                name = self.config.speech_recognizer
+                if name == "none":
+                    self._speech_problem = "speech recognition is off in the runtime config"
+                else:
+                    from eai_avatar.runtime.asr.base import create_recognizer
+
+                    try:
+                        options = {"threads": self.config.threads} if name == "whisper" else {}
+                        self._speech_recognizer = create_recognizer(name, **options)
+                    except (ImportError, RuntimeError, OSError, ValueError) as exc:
+                        self._speech_problem = str(exc)
+            return self._speech_recognizer
+
+    def speech_recognizer_available(self) -> Availability:
+        recognizer = self.speech_recognizer
+        return Availability(recognizer is not None, self._speech_problem)
 
     def voices(self) -> list[str] | None:
         """The voices the TTS accepts, or None when no TTS is installed."""

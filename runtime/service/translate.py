@@ -85,13 +85,26 @@ def output_options(spec: OutputSpec) -> session_pb2.OutputOptions:
     )
 
 
+_BARGE_IN = {
+    session_pb2.BARGE_IN_UNSPECIFIED: "stop",
+    session_pb2.BARGE_IN_STOP: "stop",
+    session_pb2.BARGE_IN_FINISH_SENTENCE: "finish_sentence",
+    session_pb2.BARGE_IN_IGNORE: "ignore",
+}
+_BARGE_IN_VALUES = {name: value for value, name in _BARGE_IN.items() if value}
+
+
 def session_request(request: session_pb2.CreateSessionRequest) -> SessionRequest:
     if request.mode not in MODES:
         raise InvalidInput(f"mode {request.mode} is not a Mode")
     characters = tuple(CharacterSpec(c.identity, c.voice, c.persona) for c in request.characters)
     output = output_spec(request.output if request.HasField("output") else None)
+    hearing = request.human_input
+    if hearing.barge_in not in _BARGE_IN:
+        raise InvalidInput(f"human_input.barge_in {hearing.barge_in} is not a BargeIn")
+    recognize = hearing.recognize_speech if hearing.HasField("recognize_speech") else None
     return SessionRequest(characters, MODES[request.mode], request.dialogue_backend, request.dialogue_topic, output,
-                          request.seed)  # fmt: skip
+                          request.seed, recognize, _BARGE_IN[hearing.barge_in], hearing.end_of_speech_ms)  # fmt: skip
 
 
 def session_response(session_id: str, settings) -> session_pb2.CreateSessionResponse:
@@ -100,7 +113,11 @@ def session_response(session_id: str, settings) -> session_pb2.CreateSessionResp
     return session_pb2.CreateSessionResponse(session_id=session_id, characters=characters,
                                              output=output_options(settings.output),
                                              mode=_MODE_VALUES[settings.mode], dialogue_backend=settings.backend,
-                                             dialogue_topic=settings.topic, seed=settings.seed)  # fmt: skip
+                                             dialogue_topic=settings.topic, seed=settings.seed,
+                                             human_input=session_pb2.HumanInput(
+                                                 recognize_speech=settings.hearing.recognize_speech,
+                                                 barge_in=_BARGE_IN_VALUES[settings.hearing.barge_in],
+                                                 end_of_speech_ms=settings.hearing.end_of_speech_ms))  # fmt: skip
 
 
 def tree_page(conversation, session_id: str, request: tree_pb2.GetTreeRequest, limits: Limits) -> tree_pb2.TalkingTree:
@@ -139,7 +156,9 @@ def _command(event: converse_pb2.ClientEvent, limits: Limits) -> Command:
         case "user_audio":
             audio = event.user_audio.audio
             rate = audio.sample_rate or SAMPLE_RATE
-            return HearAudio(decode_pcm16(audio.samples, rate, limits.audio_chunk_s, "user_audio"), rate)
+            chunk = event.user_audio
+            return HearAudio(decode_pcm16(audio.samples, rate, limits.audio_chunk_s, "user_audio"), rate,
+                             chunk.contains_playback, max(0, chunk.captured_at_ms))  # fmt: skip
         case "user_utterance_end":
             return EndUtterance(event.user_utterance_end.transcript)
         case "interrupt":

@@ -37,6 +37,8 @@ class HearAudio:
 
     samples: np.ndarray
     sample_rate: int
+    contains_playback: bool = False  # the microphone may hear the agent's voice: take it out first
+    captured_at_ms: int = 0  # where on the session's clock it was captured; 0: when it arrived
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,22 @@ class CharacterSpec:
     persona: str = ""
 
 
+BARGE_IN = ("stop", "finish_sentence", "ignore")
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """How the human's side is heard (proto: HumanInput), resolved."""
+
+    recognize_speech: bool = False  # voice activity finds utterances and speech recognition their words
+    barge_in: str = "stop"  # stop, finish_sentence or ignore
+    end_of_speech_ms: int = 300  # the silence that ends an utterance
+
+    def to_dict(self) -> dict:
+        return {"recognize_speech": self.recognize_speech, "barge_in": self.barge_in,
+                "end_of_speech_ms": self.end_of_speech_ms}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class SessionRequest:
     """CreateSession's request in the runtime's terms (the service translates the wire message)."""
@@ -45,6 +61,9 @@ class SessionRequest:
     topic: str = ""
     output: OutputSpec = OutputSpec()
     seed: int = 0  # 0: random
+    recognize_speech: bool | None = None  # None: where the server can
+    barge_in: str = "stop"
+    end_of_speech_ms: int = 0  # 0: the default
 
 
 @dataclass(frozen=True)
@@ -57,6 +76,7 @@ class SessionSettings:
     topic: str
     seed: int
     output: OutputSpec
+    hearing: Hearing = Hearing()
 
     @property
     def human(self) -> str | None:
@@ -69,14 +89,16 @@ class SessionSettings:
 
     def to_metadata(self) -> dict:
         return {"voices": self.voices, "personas": self.personas, "mode": self.mode, "backend": self.backend,
-                "topic": self.topic, "seed": self.seed, "output": self.output.to_dict()}  # fmt: skip
+                "topic": self.topic, "seed": self.seed, "output": self.output.to_dict(),
+                "hearing": self.hearing.to_dict()}  # fmt: skip
 
     @classmethod
     def from_record(cls, record: SessionRecord) -> SessionSettings:
         meta = record.metadata
         output = _output_from_metadata(meta["output"])
+        hearing = Hearing(**meta.get("hearing", {}))  # sessions stored before it: the human was heard as before
         return cls(tuple(record.characters), dict(meta["voices"]), dict(meta["personas"]), meta["mode"],
-                   meta["backend"], meta["topic"], int(meta["seed"]), output)  # fmt: skip
+                   meta["backend"], meta["topic"], int(meta["seed"]), output, hearing)  # fmt: skip
 
 
 def _output_from_metadata(data: dict) -> OutputSpec:
@@ -184,7 +206,22 @@ class SessionManager:
             if character.voice:
                 self._check_voice(character.identity, character.voice)
         seed = request.seed or secrets.randbits(63)
-        return SessionSettings(names, voices, personas, request.mode, backend, request.topic, seed, request.output)
+        return SessionSettings(names, voices, personas, request.mode, backend, request.topic, seed, request.output,
+                               self._hearing(request))  # fmt: skip
+
+    def _hearing(self, request: SessionRequest) -> Hearing:
+        if request.barge_in not in BARGE_IN:
+            raise InvalidInput(f"human_input.barge_in {request.barge_in!r} is not one of {', '.join(BARGE_IN)}")
+        end_ms = request.end_of_speech_ms or Hearing.end_of_speech_ms
+        if not 200 <= end_ms <= 2000:
+            raise InvalidInput(f"human_input.end_of_speech_ms must be 200..2000, got {end_ms}")
+        if request.mode != "human_agent" or request.recognize_speech is False:
+            return Hearing(False, request.barge_in, end_ms)
+        available = self.models.speech_recognizer_available()
+        if request.recognize_speech and not available:
+            raise FailedPrecondition(f"speech recognition was asked for, but this server has none ({available.reason})")
+        recognize = bool(available) if request.recognize_speech is None else request.recognize_speech
+        return Hearing(recognize, request.barge_in, end_ms)
 
     def _check_voice(self, identity: str, voice: str) -> None:
         try:

@@ -23,6 +23,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from eai_avatar.runtime.config import Limits
 from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, NotFound, Unavailable
@@ -53,10 +54,14 @@ from eai_avatar.runtime.sessions.commands import (
     SpeakLine,
     Undecodable,
 )
+from eai_avatar.runtime.sessions.listening import HumanListener, Listen, SpeechEnded, SpeechStarted
 from eai_avatar.runtime.sessions.manager import Session
 from eai_avatar.vocabulary import FPS
 
 logger = logging.getLogger(__name__)
+
+#: Speech recognition runs here, one utterance at a time, beside the model workers (it must not hold up frames).
+_RECOGNIZER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eai-avatar-asr")
 
 #: Errors that are the client's or the moment's, reported as a WARNING Notice; anything else is a failed turn.
 EXPECTED = (InvalidInput, NotFound, FailedPrecondition, Unavailable, ValueError, KeyError)
@@ -184,7 +189,24 @@ class SessionStream:
         self._producer: asyncio.Task | None = None
         self._turn_playing: tuple | None = None  # (plan, epoch) of the turn being sent
         self._stop_at_frame: int | None = None  # a barge-in's stopping point in the playing turn
+        self._turn_frame = 0  # model frames of the playing turn sent so far
+        self._busy = False  # the producer is making or playing a turn
         self._barged = asyncio.Event()  # wakes a paced send when a barge-in decides
+        # The human's microphone (HUMAN_AGENT): it exists from the start, so it holds every piece of the agent's
+        # voice sent (what an echo of it must be compared with) before the first audio arrives.
+        self.listener: HumanListener | None = None
+        if session.settings.human is not None:
+            hearing = session.settings.hearing
+            self.listener = HumanListener(hearing.recognize_speech, hearing.end_of_speech_ms, limits.utterance_s)
+        self._utterance: tuple[int, int] | None = None  # an open utterance: (first frame on the clock, frames shown)
+        self._partial: asyncio.Task | None = None  # a partial transcript being made
+        self._speculation: tuple[int, asyncio.Future] | None = None  # (samples, transcript) begun at a quiet
+        self.barge_ins: list[float] = []  # loop times of the barge-ins decided (for measuring)
+        # Per human utterance answered: loop times of each step from its end to the reply's first frame, and the
+        # seconds of the planning stages (`eai-avatar bench conversation` reads them).
+        self.latencies: list[dict] = []
+        self._latency: dict | None = None
+        self.recognizer_executor = _RECOGNIZER
 
     # ------------------------------------------------------------------ control
 
@@ -239,6 +261,8 @@ class SessionStream:
                     case Interrupt():
                         self._interrupts += 1
                         self.queue.drop(DROPPED_BY_INTERRUPT)
+                    case HearAudio() | EndUtterance():
+                        await self._hear(number, command)
                     case EndStream():
                         await self.queue.put(number, command)
                         return
@@ -263,7 +287,7 @@ class SessionStream:
                                         conversation.rounds, conversation.clock_ms)  # fmt: skip
                 await self.outbox.put(started, self._stop)
                 await self._serve_commands()
-                if conversation.human_speech is not None:  # an utterance left open goes on at the next attach
+                if self._utterance is not None:  # an utterance left open: its frames were shown, keep the clock
                     await self._run(conversation.store_clock)
         self.outbox.put_urgent(StreamEnded(self._stop_reason or "client ended"))
 
@@ -277,6 +301,7 @@ class SessionStream:
                 self.stop(command.reason)
                 return
             epoch = self._interrupts
+            self._busy = not isinstance(command, Listen | SpeechStarted)
             try:
                 await self._execute(command, epoch)
             except EXPECTED as error:
@@ -284,6 +309,8 @@ class SessionStream:
             except Exception as error:  # a failing backend (TTS, an LLM endpoint) must not end the session
                 logger.exception("a turn failed in session %s", self.session.id)
                 await self._notice("error", f"the turn failed: {error}", error, number)
+            finally:
+                self._busy = False
 
     async def _notice(self, level: str, message: str, error: BaseException | None, number: int) -> None:
         notice = Notice(level, message, error, number)
@@ -304,10 +331,12 @@ class SessionStream:
 
     async def _execute(self, command: Command, epoch: int) -> None:
         settings = self.session.settings
-        conversation = self.session.conversation
-        if conversation.human_speech is not None and not isinstance(command, HearAudio | EndUtterance):
-            raise FailedPrecondition("the human is speaking (an audio utterance is open): send user_utterance_end "
-                                     "before other events")  # fmt: skip
+        if isinstance(command, Listen | SpeechStarted | SpeechEnded):
+            await self._heard(command, epoch)
+            return
+        if self._utterance is not None:
+            raise FailedPrecondition("the human is speaking (an audio utterance is open): other turns wait until it "
+                                     "ends (its silence, or user_utterance_end)")  # fmt: skip
         match command:
             case Advance(turns=turns):
                 if not 1 <= turns <= self.limits.advance_turns:
@@ -325,14 +354,6 @@ class SessionStream:
                 spoken = settings.output.include_human_avatar
                 await self._turn(TurnRequest(human, text, source="human", render_speaker=spoken), epoch)
                 await self._reply(epoch)
-            case HearAudio(samples=samples, sample_rate=rate):
-                await self._hear(samples, rate)
-            case EndUtterance(transcript=transcript):
-                self._human("user_utterance_end")
-                if transcript.strip():
-                    transcript = check_text(transcript, self.limits.text_chars, "user_utterance_end.transcript")
-                await self._end_utterance(transcript.strip())
-                await self._reply(epoch)
 
     def _interrupted(self, epoch: int) -> bool:
         return self._interrupts != epoch or self._stop.is_set()
@@ -346,7 +367,9 @@ class SessionStream:
     async def _reply(self, epoch: int) -> None:
         """The dialogue backend's next line (the agent's, in HUMAN_AGENT): agent work an Interrupt drops."""
         if not self._interrupted(epoch):
-            await self._turn(await self._run(self._dialogue_request, self.session.settings.agent), epoch)
+            request = await self._run(self._dialogue_request, self.session.settings.agent)
+            self._mark("line")
+            await self._turn(request, epoch)
 
     def _dialogue_request(self, speaker: str | None) -> TurnRequest:
         """The dialogue backend's next line (for `speaker`, else whoever's turn it is)."""
@@ -362,6 +385,9 @@ class SessionStream:
         if self.session.closed:
             raise NotFound(f"session {self.session.id!r} was closed")
         utterance = await self._run(conversation.prepare, request)
+        self._mark("voiced")
+        self._mark("emotion_s", utterance.timings.get("emotion"))
+        self._mark("voice_s", utterance.timings.get("voice"))
         if self._interrupted(epoch):  # interrupted before it began: nothing is stored, nothing is shown
             return
         plan = await self._run(conversation.commit, utterance)  # stored whole before any of its frames leave
@@ -370,7 +396,8 @@ class SessionStream:
         self._anchor = max(self._anchor, loop.time() - plan.start_ms / 1000)  # an idle pause is not a backlog
         chunks = conversation.turn_chunks(plan)
         frames_done, interrupted = 0, False
-        self._turn_playing = (plan, epoch)
+        self._turn_playing, self._stop_at_frame, self._turn_frame = (plan, epoch), None, 0
+        self._barged.clear()
         try:
             while True:
                 # The next chunk is made once the last has gone out: an Interrupt then stops the turn within a chunk
@@ -407,6 +434,8 @@ class SessionStream:
         first_ms = chunk.first_index * 1000 // FPS
         for presentation_ms, _, event in sorted(events, key=lambda item: item[:2]):
             model_frame = (presentation_ms * FPS) // 1000 - chunk.first_index
+            if epoch is not None:
+                self._turn_frame = turn_frame + model_frame
             if epoch is not None and self._should_stop(epoch, turn_frame + model_frame):
                 return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
             if self.session.settings.output.real_time and not self._stop.is_set():
@@ -417,25 +446,162 @@ class SessionStream:
                         return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
             if not await self._emit(event):
                 return max(0, min(chunk.count, (presentation_ms - first_ms) * FPS // 1000))
+            if isinstance(event, AudioOut) and self.listener is not None:  # what the microphone may hear back
+                self.listener.echo.add_reference(event.piece.samples, event.piece.presentation_ms)
+            if self._latency is not None and "voiced" in self._latency and isinstance(event, FrameOut):
+                self._mark("first_frame")
+                self.latencies.append(self._latency)
+                self._latency = None
         return chunk.count
 
     # ------------------------------------------------------------------ a human talking
 
-    async def _hear(self, samples, sample_rate: int) -> None:
-        conversation = self.session.conversation
-        self._human("user_audio")
-        if conversation.human_speech is None:
-            speech = await self._run(conversation.begin_human_speech, sample_rate, self.limits.utterance_s)
-            loop = asyncio.get_running_loop()
-            self._anchor = max(self._anchor, loop.time() - conversation.clock_ms / 1000)
-            await self._emit(HumanSpeech(conversation.rounds + 1, speech.speaker, conversation.clock_ms))
-        for chunk in await self._run(conversation.hear, samples, sample_rate):
-            await self._send_chunk(chunk)
+    async def _hear(self, number: int, command: HearAudio | EndUtterance) -> None:
+        """Microphone audio, heard at once, whatever the session is doing: its frames and utterance boundaries go
+        to the producer in order; speech that starts while the agent speaks is a barge-in, acted on now."""
+        try:
+            human = self._human("user_audio" if isinstance(command, HearAudio) else "user_utterance_end")
+            listener = self._listener(human)
+            # The agent is busy (making or playing a turn): the microphone's frames are the turn's time, so none are
+            # made for it (and none pile up in the queue, where they would hold up reading, and barge-in with it).
+            playing = self._turn_playing is not None or self._busy
+            if isinstance(command, HearAudio):
+                actions = listener.hear(command.samples, command.sample_rate, playing, command.contains_playback,
+                                        command.captured_at_ms or self._now_ms())  # fmt: skip
+            else:
+                words = command.transcript.strip()
+                if words:
+                    words = check_text(words, self.limits.text_chars, "user_utterance_end.transcript")
+                actions = listener.end(words or None)
+        except EXPECTED as error:
+            await self.outbox.put(Notice("warning", str(error), error, number), self._stop)
+            return
+        for action in actions:
+            if isinstance(action, SpeechStarted) and playing:
+                self._barge_in()
+            if isinstance(action, SpeechEnded):
+                self._latency = {"ended": asyncio.get_running_loop().time(), "reason": action.reason}
+            await self.queue.put(number, action)
+        recognizer = self._recognizer()
+        if recognizer is not None and listener.open:
+            if listener.wants_speculation():
+                audio = listener.utterance_audio()
+                listener.speculation_taken()
+                listener.partial_taken()
+                future = asyncio.get_running_loop().run_in_executor(self.recognizer_executor, recognizer.transcribe,
+                                                                    audio)  # fmt: skip
+                self._speculation = (len(audio), future)
+                # If the human goes on, what was said up to the pause is a partial transcript, at no extra cost.
+                future.add_done_callback(lambda done: self._speculated(done))
+            elif listener.wants_partial() and self._partial is None:
+                listener.partial_taken()
+                self._partial = asyncio.create_task(self._partial_transcript(listener.utterance_audio()))
 
-    async def _end_utterance(self, transcript: str) -> None:
+    def _listener(self, human: str) -> HumanListener:
+        return self.listener
+
+    def _now_ms(self) -> int:
+        """The session's clock now, as a client playing in real time would see it (for audio without a capture
+        time)."""
+        return max(0, round((asyncio.get_running_loop().time() - self._anchor) * 1000))
+
+    def _recognizer(self):
+        """The speech recognizer, if this session recognizes speech and the server has one."""
+        if not self.session.settings.hearing.recognize_speech:
+            return None
+        return self.session.conversation.models.speech_recognizer
+
+    def _barge_in(self) -> None:
+        """The human started talking while the agent speaks: stop (now, or at the end of the sentence), as the
+        session's barge-in policy says. Queued agent work is dropped either way, except when it is ignored."""
+        policy = self.session.settings.hearing.barge_in
+        if policy == "ignore" or (self._turn_playing is None and not self._busy):
+            return
+        self.barge_ins.append(asyncio.get_running_loop().time())
+        self.queue.drop(DROPPED_BY_INTERRUPT)
+        if policy == "finish_sentence" and self._turn_playing is not None:
+            self._stop_at_frame = self.session.conversation.sentence_end_after(self._turn_frame)
+        else:  # stop, or a reply not begun yet: it will not begin
+            self._interrupts += 1
+        self._barged.set()
+
+    def _speculated(self, done: asyncio.Future) -> None:
+        """A transcription begun at a pause finished: while the utterance goes on, send it as a partial transcript."""
+        if done.cancelled() or done.exception() is not None or self._utterance is None or not done.result().text:
+            return
+        if self._speculation is not None and self._speculation[1] is done and self.listener.open:
+            start_frame, _ = self._utterance
+            event = HumanSpeech(self.session.conversation.rounds + 1, self.session.settings.human,
+                                start_frame * 1000 // FPS, done.result().text)  # fmt: skip
+            asyncio.ensure_future(self._emit(event))
+
+    async def _partial_transcript(self, audio) -> None:
+        """What is known of the words so far, sent as `human_speech` again while the human talks."""
+        try:
+            transcript = await asyncio.get_running_loop().run_in_executor(
+                self.recognizer_executor, self._recognizer().transcribe, audio)  # fmt: skip
+            if self._utterance is not None and transcript.text:
+                start_frame, _ = self._utterance
+                conversation = self.session.conversation
+                await self._emit(HumanSpeech(conversation.rounds + 1, self.session.settings.human,
+                                             start_frame * 1000 // FPS, transcript.text))  # fmt: skip
+        except Exception as error:  # a partial transcript is a courtesy: failing it must not end anything
+            logger.warning("partial transcript failed in session %s: %s", self.session.id, error)
+        finally:
+            self._partial = None
+
+    async def _heard(self, action, epoch: int) -> None:
+        """The producer's side of the microphone: frames, the start and the end of an utterance."""
         conversation = self.session.conversation
-        plan, tail, summary = await self._run(conversation.end_human_speech, transcript)
-        for chunk in tail:
-            await self._send_chunk(chunk)
-        await self._emit(TurnStarted(plan))
-        await self._emit(TurnEnded(summary))
+        match action:
+            case SpeechStarted():
+                await self._run(conversation.start_human_voice)
+                self._utterance = (conversation.clock_frames, 0)
+                loop = asyncio.get_running_loop()
+                self._anchor = max(self._anchor, loop.time() - conversation.clock_ms / 1000)
+                await self._emit(HumanSpeech(conversation.rounds + 1, self.session.settings.human,
+                                             conversation.clock_ms))  # fmt: skip
+            case Listen(frames=frames, speaking=speaking, samples=samples, nod=nod):
+                chunks = await self._run(conversation.listen, frames, speaking, samples, False, nod)
+                made = sum(chunk.count for chunk in chunks)
+                if speaking and self._utterance is not None:
+                    start, shown = self._utterance
+                    self._utterance = (start, shown + made)
+                for chunk in chunks:
+                    await self._send_chunk(chunk)
+            case SpeechEnded(samples=samples, transcript=transcript):
+                start, shown = self._utterance or (conversation.clock_frames, 0)
+                tail = await self._run(conversation.listen, 0, True, None, True)
+                shown += sum(chunk.count for chunk in tail)
+                for chunk in tail:
+                    await self._send_chunk(chunk)
+                self._utterance = None
+                self._mark("tail")
+                if transcript is None:
+                    transcript = await self._final_transcript(samples)
+                self._mark("recognized")
+                plan, summary = await self._run(conversation.commit_human_round, transcript, samples, start, shown)
+                self._mark("stored")
+                await self._emit(TurnStarted(plan))
+                await self._emit(TurnEnded(summary))
+                await self._reply(epoch)
+
+    def _mark(self, step: str, value: float | None = None) -> None:
+        if self._latency is not None and step not in self._latency:
+            self._latency[step] = asyncio.get_running_loop().time() if value is None else value
+
+    async def _final_transcript(self, samples) -> str:
+        """The utterance's words: the transcription begun when the human fell quiet, if nothing was said after it
+        began (the utterance's audio ends where its silence began), else a transcription of the whole."""
+        recognizer = self._recognizer()
+        speculation, self._speculation = self._speculation, None
+        if recognizer is None or len(samples) == 0:
+            return ""
+        if speculation is not None and speculation[0] >= len(samples):
+            transcript = await speculation[1]
+            self._mark("speculated", 1.0)
+        else:
+            self._mark("speculated", 0.0 if speculation is None else -speculation[0] / len(samples))
+            transcript = await asyncio.get_running_loop().run_in_executor(self.recognizer_executor,
+                                                                          recognizer.transcribe, samples)  # fmt: skip
+        return transcript.text.strip()[: self.limits.text_chars]

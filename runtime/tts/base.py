@@ -104,6 +104,29 @@ def check_speed(speed: object) -> float:
     return float(speed)
 
 
+#: Silence a neural voice's line keeps before its first word (hibari's sentences begin with up to 0.3 s of it,
+#: which a listener hears as the agent being slow to answer), and the pause it keeps between sentences.
+LEAD_MS, PAUSE_MS = 10, 300
+#: Audio quieter than this (RMS of PCM16 over 20 ms, about -46 dBFS) is the silence around a sentence.
+SILENCE_RMS = 160.0
+
+
+def trim_silence(samples: np.ndarray, lead_ms: int = LEAD_MS, tail_ms: int = PAUSE_MS // 2) -> np.ndarray:
+    """`samples` (16 kHz) with the silence before the first and after the last audible 20 ms cut to `lead_ms` and
+    `tail_ms`; audio with nothing audible comes back as it is."""
+    frame = SAMPLE_RATE // 50
+    count = len(samples) // frame
+    if count == 0:
+        return samples
+    levels = np.sqrt(np.mean(samples[: count * frame].astype(np.float64).reshape(count, frame) ** 2, axis=1))
+    audible = np.flatnonzero(levels > SILENCE_RMS)
+    if len(audible) == 0:
+        return samples
+    start = max(0, audible[0] * frame - lead_ms * SAMPLE_RATE // 1000)
+    end = min(len(samples), (audible[-1] + 1) * frame + tail_ms * SAMPLE_RATE // 1000)
+    return samples[start:end]
+
+
 def pcm16_at_model_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Float audio in [-1, 1] at `sample_rate` -> int16 at 16 kHz, clipped: what a neural voice hands the pipeline."""
     resampled = resample(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate, SAMPLE_RATE)
@@ -150,6 +173,7 @@ class SentenceBackend(TTSBackend):
     def _audible(sentences: Iterable[tuple[str, np.ndarray]], voice: str) -> Iterator[SpeechAudio]:
         heard = False
         for sentence, samples in sentences:
+            samples = trim_silence(samples, lead_ms=LEAD_MS if not heard else PAUSE_MS // 2, tail_ms=PAUSE_MS // 2)
             if len(samples):
                 heard = True
                 yield SpeechAudio(samples, SAMPLE_RATE, text=sentence, voice=voice)

@@ -44,9 +44,15 @@ async def running(models, db, config: RuntimeConfig | None = None, token: str | 
         manager.store.close()
 
 
-async def create(stub, characters=("ada", "bo"), mode=session_pb2.MODE_AGENT_AGENT, output=FAST, seed=7, **fields):
+#: The client says where utterances end and what they said (the tests of speech recognition ask for it).
+CLIENT_SPEECH = session_pb2.HumanInput(recognize_speech=False)
+
+
+async def create(stub, characters=("ada", "bo"), mode=session_pb2.MODE_AGENT_AGENT, output=FAST, seed=7,
+                 human_input=CLIENT_SPEECH, **fields):  # fmt: skip
     request = session_pb2.CreateSessionRequest(characters=[session_pb2.Character(identity=c) for c in characters],
-                                               mode=mode, output=output, seed=seed, **fields)  # fmt: skip
+                                               mode=mode, output=output, seed=seed, human_input=human_input,
+                                               **fields)  # fmt: skip
     return (await stub.CreateSession(request)).session_id
 
 
@@ -57,6 +63,7 @@ class Stream:
         self.call = stub.Converse()
         self.session_id = session_id
         self.events: list[converse_pb2.ServerEvent] = []
+        self.arrivals: list[tuple[converse_pb2.ServerEvent, float]] = []  # each event with when it arrived
 
     async def attach(self):
         await self.send(attach=converse_pb2.Attach(session_id=self.session_id))
@@ -73,6 +80,7 @@ class Stream:
         if message is grpc.aio.EOF:
             return None
         self.events.append(message)
+        self.arrivals.append((message, time.monotonic()))
         return message
 
     async def until(self, kind: str, count: int = 1, timeout: float = 60.0) -> list[converse_pb2.ServerEvent]:

@@ -42,6 +42,10 @@ class HeadPoses(Stage):
         self._motion = {name: PoseStream(rng) for name in references}
         self._phonemes: dict[str, list] = {}
 
+    def nod(self, avatar: str) -> None:
+        """A listener's nod, from the next frame on (a backchannel at a pause in what it hears)."""
+        self._motion[avatar].nod()
+
     def begin_turn(self, plan: TurnPlan) -> None:
         for name, motion in self._motion.items():
             speaking = name == plan.speaker and plan.render_speaker

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterator
 
 from eai_avatar.runtime.audio.pcm import to_model_rate
@@ -65,9 +67,13 @@ class Voice:
         if request.audio is not None:
             return self.process(request, text), None
         tts = self._factory()
+        voice = self.voices[request.speaker]
         if not hasattr(tts, "stream"):
-            return tts.synthesize(text, self.voices[request.speaker]), None
-        parts = iter(tts.stream(text, self.voices[request.speaker]))
+            return tts.synthesize(text, voice), None
+        # The turn starts when its first piece is voiced: a first sentence with a clause ("Oh, that is lovely.") is
+        # voiced clause first, so the answer starts sooner (a neural voice takes ~50 ms per second of speech here).
+        opening, rest = split_first_clause(text)
+        parts = itertools.chain(tts.stream(opening, voice), tts.stream(rest, voice) if rest else ())
         first = next(parts, None)
         if first is None:
             raise InvalidInput(f"the voice made no audio for {text!r}")
@@ -81,6 +87,18 @@ class Voice:
         if len(samples) < SAMPLES_PER_FRAME:
             raise InvalidInput(f"a turn's audio must last at least one frame (40 ms), got {len(samples)} samples")
         return SpeechAudio(samples, SAMPLE_RATE, phonemes=audio.phonemes, words=audio.words, text=text)
+
+
+def split_first_clause(text: str) -> tuple[str, str]:
+    """(the first clause, the rest) when the first sentence has a clause of two words or more before a comma,
+    semicolon or dash; else (text, "")."""
+    match = re.search(r"[,;:\u2014]\s+\S", text)
+    if match is None:
+        return text, ""
+    opening, rest = text[: match.start() + 1], text[match.end() - 1 :]
+    if len(opening.split()) < 2 or re.search(r"[.!?]", opening):
+        return text, ""
+    return opening, rest
 
 
 def frames_of(speech: SpeechAudio) -> int:

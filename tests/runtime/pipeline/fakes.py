@@ -32,7 +32,8 @@ class FakeVoice(TTSBackend):
         return ["fake-1", "fake-2"]
 
     def accepts(self, voice: str) -> bool:
-        return voice in self.voices() or voice.startswith("en")  # the bundle's identities name espeak voices
+        # the bundle's identities name voice chains such as "hibari:heart|en-us+f3": any of those will do here
+        return voice in self.voices() or all(part.strip() for part in voice.split("|"))
 
     def synthesize(self, text: str, voice: str) -> SpeechAudio:
         if not self.accepts(voice):
@@ -109,6 +110,22 @@ class FakeRenderer(Engine):
         return {"rgba": np.repeat(mask, 4, axis=1) * (1 + inputs["identity"][:, None, None, None]) / 4}
 
 
+class FakeTranscriber:
+    """Speech recognition that says how long the audio was: "words 1.2 s" (empty for silence)."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.calls = 0
+
+    def transcribe(self, samples, prompt: str = ""):
+        from eai_avatar.runtime.asr.base import Transcript
+
+        self.calls += 1
+        loud = np.abs(samples.astype(np.float64)).max() > 1000 if len(samples) else False
+        return Transcript(f"words {len(samples) / SAMPLE_RATE:.1f} s" if loud else "")
+
+
 class FakeModels:
     """What `Models` offers, with fakes behind it."""
 
@@ -122,3 +139,9 @@ class FakeModels:
         self.image_size = size
         self.recognizer = FakeRecognizer()
         self.tts = FakeVoice()
+        self.speech_recognizer = FakeTranscriber()
+
+    def speech_recognizer_available(self):
+        from eai_avatar.runtime.pipeline.models import Availability
+
+        return Availability(self.speech_recognizer is not None, "" if self.speech_recognizer else "fake: none")
