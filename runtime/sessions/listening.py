@@ -81,7 +81,7 @@ class HumanListener:
     limit_s: the longest utterance (voice activity ends it there; without it, the chunk is refused).
     """
 
-    def __init__(self, detect_speech: bool, end_of_speech_ms: int = 300, limit_s: float = 60.0):
+    def __init__(self, detect_speech: bool, end_of_speech_ms: int = 500, limit_s: float = 60.0):
         self.detect_speech, self.end_of_speech_ms, self.limit_s = detect_speech, end_of_speech_ms, limit_s
         self.echo = EchoCanceller()
         self.utterance: _Utterance | None = None
@@ -91,6 +91,7 @@ class HumanListener:
         self._heard = 0  # 16 kHz samples of this microphone stream
         self._frames_done = 0  # frames of this stream made or skipped
         self._quiet_frames = 0  # 20 ms frames in a row near the noise floor (pauses, for nods)
+        self._ended_by_silence = False  # voice activity ended an utterance since the client's last end
 
     @property
     def open(self) -> bool:
@@ -132,14 +133,19 @@ class HumanListener:
         return self._take(clean, agent_speaking, final=False)
 
     def end(self, transcript: str | None) -> list[Action]:
-        """UserUtteranceEnd: the utterance ends now (one starts here if voice activity had found none)."""
+        """UserUtteranceEnd: the utterance ends now. If voice activity already ended one since the client's last
+        end (its silence came first: push-to-talk released after a pause), this end is that one's and does nothing;
+        otherwise the audio since the last end is an utterance, whatever voice activity made of it."""
         actions: list[Action] = []
-        tail = self._stream.finish() if self._stream is not None else np.zeros(0, np.int16)
+        ended_by_silence, self._ended_by_silence = self._ended_by_silence, False
         if self.utterance is None:
             if self._stream is None:
                 raise FailedPrecondition("user_utterance_end without user_audio before it")
+            if ended_by_silence:
+                return []
             self.utterance = _Utterance(onset=self._heard)
             actions.append(SpeechStarted())
+        tail = self._stream.finish()
         actions += self._take(tail, agent_speaking=False, final=True)
         actions.append(self._ended(transcript, "client"))
         self._stream = None  # a new stream (and rate) may follow
@@ -216,6 +222,7 @@ class HumanListener:
     def _ended(self, transcript: str | None, reason: str, until: int | None = None) -> SpeechEnded:
         """The utterance's end; its audio stops at `until` (the first sample of the silence that ended it)."""
         audio = self.utterance_audio()
+        self._ended_by_silence = reason != "client"
         if until is not None:
             audio = audio[: max(0, until - self.utterance.onset)]
         self.utterance = None

@@ -44,7 +44,7 @@ class Hearing:
 
     recognize_speech: bool = False  # voice activity finds utterances and speech recognition their words
     barge_in: str = "stop"  # stop, finish_sentence or ignore
-    end_of_speech_ms: int = 300  # the silence that ends an utterance
+    end_of_speech_ms: int = 500  # the silence that ends an utterance (see session.proto)
 
     def to_dict(self) -> dict:
         return {"recognize_speech": self.recognize_speech, "barge_in": self.barge_in,

@@ -44,3 +44,25 @@ def test_captions_follow_the_tree_and_the_interactive_mode(tmp_path):
     with av.open(str(tmp_path / "b.mp4")) as container:
         first = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert first.shape[1] == 256  # only the agent is drawn; the human is you
+
+
+def test_an_interactive_line_can_be_a_recording_whose_words_are_heard(tmp_path):
+    pytest.importorskip("faster_whisper", reason="hearing a recording needs speech recognition ('eai-avatar[asr]')")
+    import wave
+
+    from eai_avatar.runtime.tts.espeak import EspeakBackend
+
+    line = "I think we should leave before the rain starts."
+    samples = EspeakBackend().synthesize(line, "en-us").samples
+    recording = tmp_path / "line.wav"
+    with wave.open(str(recording), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(16000)
+        wav.writeframes(np.concatenate([np.zeros(8000, np.int16), samples]).astype("<i2").tobytes())
+    report = run_demo(tmp_path / "c.mp4", seed=3, interactive_lines=["Hello Bo.", str(recording)])
+    assert [c.speaker for c in report.captions if c.listener] == ["ada", "bo", "ada", "bo"]
+    heard = [c.text for c in report.captions if c.listener][2]
+    assert "rain" in heard.lower() and "leave" in heard.lower()  # the caption is what was recognized
+    with pytest.raises(FileNotFoundError, match="no such WAV file"):
+        run_demo(tmp_path / "d.mp4", interactive_lines=[str(tmp_path / "missing.wav")])

@@ -48,6 +48,18 @@ def test_voice_activity_finds_each_utterance_and_the_frames_around_it():
     assert frames(actions) == len(audio) * 25 // 16000 - 4  # every frame made, a lag (160 ms) behind the audio
 
 
+def test_a_client_end_after_the_silence_ended_the_utterance_is_that_ones_and_without_speech_makes_one():
+    listener = HumanListener(detect_speech=True)
+    rng = np.random.default_rng(1)
+    silence = lambda s: (rng.normal(0, 20, int(s * 16000))).astype(np.int16)  # noqa: E731
+    spoken = feed(listener, np.concatenate([silence(0.5), voice_like(1.0, 5), silence(1.0)]), 16000, 20)
+    assert sum(isinstance(a, SpeechEnded) for a in spoken) == 1
+    assert listener.end(None) == []  # push-to-talk released after the pause: no second, empty utterance
+    feed(listener, silence(1.0), 16000, 20)  # nothing voice activity calls speech (a whisper, noise)
+    ended = [a for a in listener.end("I said something") if isinstance(a, SpeechEnded)]
+    assert len(ended) == 1 and ended[0].transcript == "I said something" and ended[0].reason == "client"
+
+
 def test_while_the_agent_speaks_the_microphone_makes_no_frames_but_hears_speech():
     listener = HumanListener(detect_speech=True)
     audio = np.concatenate([np.zeros(8000, np.int16), voice_like(1.0, 3)])
