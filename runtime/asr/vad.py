@@ -166,6 +166,7 @@ class VoiceActivityDetector:
         self._in_speech = False
         self._recent: deque[_Frame] = deque(maxlen=self.start_window + self.preroll_frames)
         self._silent_run = 0  # consecutive quiet frames while in speech
+        self._loud_frames = 0  # loud frames in speech so far, ever (a counter: "was anything said since?")
         self._speech_start = 0
         self._levels: deque[float] = deque(maxlen=self._steady_frames)  # energies since speech started, dB
 
@@ -178,6 +179,16 @@ class VoiceActivityDetector:
     def noise_floor_db(self) -> float | None:
         """The background level now, in dBFS (None before the first frame)."""
         return self._floor_db
+
+    @property
+    def quiet_ms(self) -> float:
+        """How long the speech now going on has been quiet (0 outside speech): its pauses, as it judges them."""
+        return self._silent_run * self.frame_ms if self._in_speech else 0.0
+
+    @property
+    def loud_frames(self) -> int:
+        """Loud frames of speech since the last reset: unchanged between two moments means nothing was said."""
+        return self._loud_frames
 
     @property
     def samples_seen(self) -> int:
@@ -256,6 +267,7 @@ class VoiceActivityDetector:
     def _advance(self, current: _Frame, energy_db: float) -> VadEvent | None:
         if self._in_speech:
             self._silent_run = 0 if current.loud else self._silent_run + 1
+            self._loud_frames += current.loud
             self._levels.append(energy_db)
             if len(self._levels) == self._levels.maxlen and max(self._levels) - min(self._levels) < _STEADY_DB:
                 # A level that has not moved for a second is a machine (a hum switched on), never a voice, whose

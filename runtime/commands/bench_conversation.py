@@ -232,6 +232,8 @@ def _latency_table(rows: list[dict]) -> dict:
                                                        "p95": round(float(np.percentile(total, 95)), 1),
                                                        "n": len(total)},
             "stages_ms_median": {name: round(float(np.nanmedian(v)), 1) for name, v in stages.items()},
+            # Lines whose words were known at the endpoint (transcribed during the silence that ended them).
+            "transcribed_during_the_silence": sum(r["marks"].get("speculated") == 1.0 for r in rows),
             "answers": [(r["line"], r["answer"]) for r in rows]}  # fmt: skip
 
 
@@ -245,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
         latency = result[key]["end_of_speech_to_first_voiced_frame_ms"]
         stages = ", ".join(f"{name} {ms}" for name, ms in result[key]["stages_ms_median"].items())
         lines.append(f"  {how}: end of the person's speech to the agent's first voiced frame {latency['median']} ms "
-                     f"median, {latency['p95']} p95 ({latency['n']} lines; {stages} ms)")  # fmt: skip
+                     f"median, {latency['p95']} p95 ({latency['n']} lines; {stages} ms; words transcribed during "
+                     f"the silence for {result[key]['transcribed_during_the_silence']})")  # fmt: skip
     stop = result["barge_in_stop_ms"]
     lines.append(f"  barge-in: the agent's voice ends {stop['median']} ms after the person's onset (median of "
                  f"{stop['n']}, max {stop['max']})")  # fmt: skip

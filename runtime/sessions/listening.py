@@ -35,7 +35,8 @@ PAUSE_NOD_MS = 300
 PARTIAL_EVERY_S = 3.0
 #: Quiet after speech this long, and the words so far are transcribed at once, in case the utterance has ended: by
 #: the time the silence that ends it has passed, its words are known (the endpoint and the recognizer overlap).
-SPECULATE_AFTER_MS = 100
+#: Not shorter: gaps of 100-150 ms inside a phrase are common, and each would cost a transcription.
+SPECULATE_AFTER_MS = 150
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class SpeechEnded:
     samples: np.ndarray  # the utterance, 16 kHz, from its onset
     transcript: str | None = None  # the client's words; None: recognize them
     reason: str = "silence"  # "silence" (voice activity), "client" (UserUtteranceEnd), "limit" (too long)
+    #: The utterance's samples the last transcription begun at a pause covered, if nothing but quiet came after
+    #: them (so its words are the utterance's); -1: none did.
+    speculated_samples: int = -1
 
 
 Action = Listen | SpeechStarted | SpeechEnded
@@ -69,8 +73,8 @@ class _Utterance:
     unfed: list[np.ndarray] = field(default_factory=list)  # audio not yet handed to the human's avatar
     partial_at: int = 0  # samples when the last partial transcript was asked for
     speculated_at: int = -1  # samples when the words were last transcribed in case the utterance had ended
-    nodded: bool = False  # this pause has had its nod
-    quiet_ms: int = 0  # the quiet at its end so far
+    speculated_loud: int = -1  # the voice activity's loud frames then (more since: that transcription is stale)
+    nodded_loud: int = -1  # the loud frames when the agent last nodded (one nod per pause)
 
 
 class HumanListener:
@@ -90,7 +94,6 @@ class HumanListener:
         self._history = np.zeros(0, np.int16)  # recent clean audio, ending at sample `_heard`
         self._heard = 0  # 16 kHz samples of this microphone stream
         self._frames_done = 0  # frames of this stream made or skipped
-        self._quiet_frames = 0  # 20 ms frames in a row near the noise floor (pauses, for nods)
         self._ended_by_silence = False  # voice activity ended an utterance since the client's last end
 
     @property
@@ -113,12 +116,14 @@ class HumanListener:
 
     def wants_speculation(self) -> bool:
         """The human has been quiet a moment: transcribe what they said now, in case they have finished."""
-        u = self.utterance
-        return u is not None and u.quiet_ms >= SPECULATE_AFTER_MS and u.speculated_at < 0
+        u, vad = self.utterance, self._vad
+        return (u is not None and vad is not None and vad.quiet_ms >= SPECULATE_AFTER_MS
+                and u.speculated_loud != vad.loud_frames)  # fmt: skip
 
     def speculation_taken(self) -> int:
         """Record that the words so far are being transcribed; returns how many samples of the utterance that is."""
         self.utterance.speculated_at = self.utterance.samples
+        self.utterance.speculated_loud = self._vad.loud_frames if self._vad is not None else -1
         return self.utterance.samples
 
     # ------------------------------------------------------------------ hearing
@@ -201,23 +206,6 @@ class HumanListener:
             self.utterance.audio.append(audio)
             self.utterance.unfed.append(audio)
             self.utterance.samples += len(audio)
-            self._track_quiet(audio)
-
-    def _track_quiet(self, audio: np.ndarray) -> None:
-        """The quiet at the end of the utterance, 20 ms at a time: a sound loud enough resets it (and a later
-        quiet is transcribed again)."""
-        floor = self._vad.noise_floor_db if self._vad is not None else None
-        if floor is None:
-            return
-        frame = SAMPLE_RATE // 50
-        for start in range(0, len(audio) - frame + 1, frame):
-            piece = audio[start : start + frame].astype(np.float64)
-            level = 10 * np.log10(np.mean(piece**2) + 1e-9) - 20 * np.log10(32768)
-            if level > floor + 6:
-                self.utterance.quiet_ms = 0
-                self.utterance.speculated_at = -1
-            else:
-                self.utterance.quiet_ms += 20
 
     def _ended(self, transcript: str | None, reason: str, until: int | None = None) -> SpeechEnded:
         """The utterance's end; its audio stops at `until` (the first sample of the silence that ended it)."""
@@ -225,8 +213,11 @@ class HumanListener:
         self._ended_by_silence = reason != "client"
         if until is not None:
             audio = audio[: max(0, until - self.utterance.onset)]
+        u = self.utterance
+        fresh = self._vad is not None and u.speculated_loud == self._vad.loud_frames
+        speculated = u.speculated_at if fresh else -1
         self.utterance = None
-        return SpeechEnded(audio, transcript, reason)
+        return SpeechEnded(audio, transcript, reason, speculated)
 
     def _frames_until(self, sample: int, agent_speaking: bool, final: bool) -> list[Action]:
         """The frames the audio up to `sample` covers and that are not made yet (skipped while the agent speaks);
@@ -247,17 +238,8 @@ class HumanListener:
 
     def _pause_nod(self) -> bool:
         """True once per pause of PAUSE_NOD_MS inside an utterance (the agent nods, as listeners do)."""
-        if self.utterance is None or self._vad is None or len(self._history) < SAMPLE_RATE // 50:
+        u, vad = self.utterance, self._vad
+        if u is None or vad is None or vad.quiet_ms < PAUSE_NOD_MS or u.nodded_loud == vad.loud_frames:
             return False
-        floor = self._vad.noise_floor_db
-        if floor is None:
-            return False
-        window = self._history[-PAUSE_NOD_MS * SAMPLE_RATE // 1000 :].astype(np.float64)
-        level = 10 * np.log10(np.mean(window**2) + 1e-9) - 20 * np.log10(32768)
-        if level > floor + 6:
-            self.utterance.nodded = False
-            return False
-        if self.utterance.nodded:
-            return False
-        self.utterance.nodded = True
+        u.nodded_loud = vad.loud_frames
         return True

@@ -488,6 +488,8 @@ class SessionStream:
                 audio = listener.utterance_audio()
                 listener.speculation_taken()
                 listener.partial_taken()
+                if self._speculation is not None:  # the words since make it stale: if it waits still, never run it
+                    self._speculation[1].cancel()
                 future = asyncio.get_running_loop().run_in_executor(self.recognizer_executor, recognizer.transcribe,
                                                                     audio)  # fmt: skip
                 self._speculation = (len(audio), future)
@@ -578,7 +580,7 @@ class SessionStream:
                 self._utterance = None
                 self._mark("tail")
                 if transcript is None:
-                    transcript = await self._final_transcript(samples)
+                    transcript = await self._final_transcript(samples, action.speculated_samples)
                 self._mark("recognized")
                 plan, summary = await self._run(conversation.commit_human_round, transcript, samples, start, shown)
                 self._mark("stored")
@@ -590,14 +592,15 @@ class SessionStream:
         if self._latency is not None and step not in self._latency:
             self._latency[step] = asyncio.get_running_loop().time() if value is None else value
 
-    async def _final_transcript(self, samples) -> str:
+    async def _final_transcript(self, samples, speculated_samples: int = -1) -> str:
         """The utterance's words: the transcription begun when the human fell quiet, if nothing was said after it
-        began (the utterance's audio ends where its silence began), else a transcription of the whole."""
+        began (the utterance's audio ends where its silence began, or only quiet came after it: push-to-talk
+        released during the pause), else a transcription of the whole."""
         recognizer = self._recognizer()
         speculation, self._speculation = self._speculation, None
         if recognizer is None or len(samples) == 0:
             return ""
-        if speculation is not None and speculation[0] >= len(samples):
+        if speculation is not None and (speculation[0] >= len(samples) or speculation[0] == speculated_samples):
             transcript = await speculation[1]
             self._mark("speculated", 1.0)
         else:
