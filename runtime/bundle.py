@@ -182,7 +182,7 @@ class Identity:
     name: str
     display_name: str
     renderer_index: int  # the renderer's identity input for this character
-    voice: str  # the espeak-ng voice of the offline TTS
+    voice: str  # a voice chain ("hibari:heart|en-us+f3"): the first voice installed speaks (runtime/tts/voices.py)
     rig: str  # path of rig.json
     first_mask: str  # path of the neutral head mask CRHMG starts from
 
