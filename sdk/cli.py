@@ -60,6 +60,7 @@ COMMANDS: dict[str, tuple] = {
             "ingest": ("eai_avatar.export.commands.eval_ingest", "video ingestion's recovery of blendshapes and poses"),
             "crhmg": ("eai_avatar.export.commands.eval_crhmg", "CRHMG vs a static mask and independent noise"),
             "audio2exp": ("eai_avatar.export.commands.eval_audio2exp", "Audio2Exp's mouth, pauses and emotion"),
+            "lipsync": ("eai_avatar.export.commands.eval_lipsync", "Audio2Exp's lip sync per voice vs the viseme path"),
             "renderer": ("eai_avatar.export.commands.eval_renderer", "the renderer's SSIM, PSNR and flicker"),
             "asr": ("eai_avatar.runtime.commands.eval_asr", "speech recognition's word error rate, voice by voice"),
         },
