@@ -67,10 +67,11 @@ def one_hot(emotion: int) -> np.ndarray:
 def sample_windows(examples: list[dict], count: int, frames: int, context: int, rng: np.random.Generator) -> dict:
     """Random training windows: features with `context` frames each side (silence past a clip's ends) and targets.
 
-    Returns {"features" (count, frames + 2 context, D), "emotion" (count, 8), "blendshapes" (count, frames, 52)}.
+    Returns {"features" (count, frames + 2 context, D), "emotion" (count, 8), "blendshapes" (count, frames, 52),
+    "mask" (count, 52)}: the mask is the example's own (which blendshapes it teaches), else all ones.
     """
     silence = silence_features()
-    features, emotions, targets = [], [], []
+    features, emotions, targets, masks = [], [], [], []
     for index in rng.integers(len(examples), size=count):
         example = examples[index]
         length = len(example["blendshapes"])
@@ -85,4 +86,6 @@ def sample_windows(examples: list[dict], count: int, frames: int, context: int, 
         features.append(window)
         emotions.append(one_hot(example["emotion"]))
         targets.append(target)
-    return {"features": np.stack(features), "emotion": np.stack(emotions), "blendshapes": np.stack(targets)}
+        masks.append(example.get("mask", np.ones(target.shape[1], np.float32)))
+    return {"features": np.stack(features), "emotion": np.stack(emotions), "blendshapes": np.stack(targets),
+            "mask": np.stack(masks).astype(np.float32)}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def _weights(config: Audio2ExpTrainConfig) -> torch.Tensor:
 def _loss(model: Audio2Exp, batch: dict, weights: torch.Tensor, config: Audio2ExpTrainConfig) -> tuple:
     logits = model.logits(torch.from_numpy(batch["features"]), torch.from_numpy(batch["emotion"]))
     predicted, target = torch.sigmoid(logits), torch.from_numpy(batch["blendshapes"])
+    # An example teaches only the blendshapes its mask names (a speech folder's: the mouth), each at its weight.
+    weights = weights * torch.from_numpy(batch["mask"])[:, None, :] if "mask" in batch else weights
     # Cross-entropy on the logits, not L1 on the sigmoid: an L1 through a saturated sigmoid has no gradient, and
     # a run at a higher rate died that way (every output stuck at 0).
     position = F.binary_cross_entropy_with_logits(logits, target, weight=weights)
@@ -80,13 +83,20 @@ def _feature_statistics(examples: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_audio2exp(data: Path, out: Path, config: Audio2ExpTrainConfig, progress=None, resume: bool = True,
-                    init: Path | None = None) -> dict:  # fmt: skip
-    """Train (or resume) into `out`; with `init`, fine-tune the model found there on `data` instead.
+                    init: Path | None = None, speech: Sequence[Path] = (), speech_copies: int = 2) -> dict:  # fmt: skip
+    """Train (or resume) into `out`; with `init`, fine-tune the model found there on `data` instead. `speech`:
+    speech folders (export/speech) whose voices teach the mouth too, each utterance clean and `speech_copies` times
+    augmented (export/audio2exp/speech_data.py).
 
     Writes checkpoints to out/checkpoint and the final model to out/audio2exp.safetensors + out/audio2exp.json.
     """
     seed_and_threads(config)
     train = load_examples(data, "train")
+    studio_clips = len(train)
+    if speech:
+        from eai_avatar.export.audio2exp.speech_data import load_speech_examples
+
+        train += load_speech_examples(speech, speech_copies, seed=config.seed, progress=progress)
     try:
         val = load_examples(data, "val")
     except ValueError:  # an ingested video has one clip, all of it train: check on what we have
@@ -117,7 +127,8 @@ def train_audio2exp(data: Path, out: Path, config: Audio2ExpTrainConfig, progres
         postfix=lambda logs: {"l1": f"{logs['l1']:.4f}"},
     )
     save_audio2exp(model, out)
-    return loop.finish(train_examples=len(train), val_examples=len(val),
+    return loop.finish(train_examples=len(train), val_examples=len(val), studio_examples=studio_clips,
+                       speech_folders=[str(folder) for folder in speech], speech_copies=speech_copies if speech else 0,
                        finetuned_from=str(init) if init else None)  # fmt: skip
 
 

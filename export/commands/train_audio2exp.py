@@ -20,6 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override the preset's seed")
     parser.add_argument("--threads", type=int, help="override the preset's CPU threads")
     parser.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint exists")
+    parser.add_argument("--speech", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="speech folders (`eai-avatar data speech`) whose voices also teach the mouth")  # fmt: skip
+    parser.add_argument("--speech-copies", type=int, default=2,
+                        help="augmented copies of each speech utterance besides the clean one (default 2)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
     )
-    report = train_audio2exp(args.data, args.out, config, progress=tqdm, resume=not args.no_resume, init=args.init)
+    report = train_audio2exp(args.data, args.out, config, progress=tqdm, resume=not args.no_resume, init=args.init,
+                             speech=args.speech, speech_copies=args.speech_copies)  # fmt: skip
     last = report["history"][-1] if report["history"] else {}
     sys.stdout.write(
         json.dumps({"steps": report["steps"], "seconds_this_run": report["seconds_this_run"], "last": last}) + "\n"

@@ -166,3 +166,34 @@ def test_leed_is_built_from_silence_with_the_trained_model(tiny_run):
 
 
 BLINK_LEFT = BLENDSHAPE_INDEX["eyeBlinkLeft"]
+
+
+def test_speech_folders_join_training_and_teach_only_the_mouth(tiny_dataset, tmp_path):
+    from eai_avatar.export.audio2exp.data import sample_windows
+    from eai_avatar.export.audio2exp.lipsync import write_espeak_speech_folder
+    from eai_avatar.export.audio2exp.speech_data import LIP_SYNC_MASK, load_speech_examples
+
+    folder = write_espeak_speech_folder(tmp_path / "speech", [("Bob met a man by the map.", "de"),
+                                                                ("Pam bought a big plum.", "fr")])  # fmt: skip
+    examples = load_speech_examples([folder], copies=2, seed=1)
+    assert len(examples) == 6 and len({e["voice"] for e in examples}) == 2
+    clean, augmented = examples[0], examples[1]
+    assert not np.array_equal(clean["features"], augmented["features"])  # another voice of the same words
+    jaw = BLENDSHAPE_INDEX["jawOpen"]
+    assert clean["blendshapes"][:, jaw].max() > 0.3 and clean["blendshapes"][:5, jaw].max() < 0.05  # opens, rests
+    again = load_speech_examples([folder], copies=2, seed=1)
+    assert np.array_equal(again[2]["features"], examples[2]["features"])  # seeded: the same copies every time
+    batch = sample_windows(examples, 4, 20, 4, np.random.default_rng(0))
+    assert np.array_equal(batch["mask"][0], LIP_SYNC_MASK) and 0 < LIP_SYNC_MASK.sum() < len(LIP_SYNC_MASK)
+    studio = sample_windows(load_examples_for(tiny_dataset), 2, 20, 4, np.random.default_rng(0))
+    assert (studio["mask"] == 1).all()  # the studio's clips teach the whole face
+
+    report = train_audio2exp(tiny_dataset, tmp_path / "run", preset("tiny", steps=4, checkpoint_every=2),
+                             speech=[folder], speech_copies=1)  # fmt: skip
+    assert report["train_examples"] == report["studio_examples"] + 4 and report["speech_folders"] == [str(folder)]
+
+
+def load_examples_for(dataset):
+    from eai_avatar.export.audio2exp.data import load_examples
+
+    return load_examples(dataset, "train")
