@@ -29,6 +29,31 @@ Viseme table (the README points here; the authoritative values are `PHONEME_TO_V
 Diphthongs and triphthongs (`DIPHTHONG_VISEMES`) split their span: aI = aa->I, aU = aa->U, eI = E->I, OI = O->I,
 oU = O->U, I@ = I->E, U@ = U->E, @L = E->nn, aI@ = aa->I->E, aU@ = aa->U->E.
 
+ARPAbet (Festival's "radio" and flite's US English phone sets, CMUdict without stress digits) has its own table,
+`ARPABET_TO_VISEME` (`viseme_for_arpabet`), chosen to agree with the espeak-ng table above sound for sound::
+
+    viseme | ARPAbet phones                            | espeak-ng counterpart
+    -------+-------------------------------------------+--------------------------------------------------------
+    sil    | pau h# brth                               | _
+    PP     | p b m em                                  | p b m m-
+    FF     | f v                                       | f v
+    TH     | th dh                                     | T D
+    DD     | t d dx                                    | t d t#
+    kk     | k g ng                                    | k g N
+    CH     | ch jh sh zh                               | tS dZ S Z
+    SS     | s z                                       | s z
+    nn     | n l el en nx                              | n l l- n- @L
+    RR     | r er axr                                  | r 3 (er is r-coloured throughout in US English; espeak
+           |                                           | writes it 3 unstressed, 3: stressed, which it maps to E)
+    aa     | aa ae ah aw ay                            | A: a V aU aI (diphthongs by their onset)
+    E      | eh ey ax hh hv                            | E eI @ h
+    I      | ih iy y                                   | I i: j
+    O      | ao ow oy                                  | O: oU OI
+    U      | uh uw w                                   | U u: w
+
+ARPAbet diphthongs (aw ay ey ow oy) take the viseme of their onset. An ARPAbet symbol outside the table is a
+ValueError, because the set is closed and an unknown one means the wrong phone set was given.
+
 Unknown mnemonics are handled without logging (a TTS voice may emit marks this table lacks): stress marks
 (' , % =) are stripped, then length and variant marks (: # / - ; ! ~ ^ and digits), then the longest known prefix
 is tried; what is still unknown becomes a neutral mid-open vowel (E) when it looks like a vowel, else a slight
@@ -225,6 +250,43 @@ DIPHTHONG_VISEMES: dict[str, tuple[str, ...]] = {
     "aU@": ("aa", "U", "E"),
 }
 
+#: ARPAbet phone (lower case, no stress digit) -> viseme: Festival's "radio" phone set and flite's US English one
+#: (see the module docstring for how it matches the espeak-ng table). Diphthongs take the viseme of their onset.
+ARPABET_TO_VISEME: dict[str, str] = {
+    # pauses, the utterance edge and breath
+    "pau": "sil", "h#": "sil", "brth": "sil",
+    # bilabials (em: syllabic m)
+    "p": "PP", "b": "PP", "m": "PP", "em": "PP",
+    # labiodentals
+    "f": "FF", "v": "FF",
+    # dentals
+    "th": "TH", "dh": "TH",
+    # alveolar stops and the flap
+    "t": "DD", "d": "DD", "dx": "DD",
+    # velars
+    "k": "kk", "g": "kk", "ng": "kk",
+    # postalveolars
+    "ch": "CH", "jh": "CH", "sh": "CH", "zh": "CH",
+    # sibilants
+    "s": "SS", "z": "SS",
+    # nasals and laterals (el, en: syllabic; nx: nasal flap)
+    "n": "nn", "l": "nn", "el": "nn", "en": "nn", "nx": "nn",
+    # rhotics and the r-coloured vowels
+    "r": "RR", "er": "RR", "axr": "RR",
+    # glides and h
+    "w": "U", "y": "I", "hh": "E", "hv": "E",
+    # open vowels, and the diphthongs that start open
+    "aa": "aa", "ae": "aa", "ah": "aa", "aw": "aa", "ay": "aa",
+    # mid front and central vowels
+    "eh": "E", "ey": "E", "ax": "E",
+    # close front vowels
+    "ih": "I", "iy": "I",
+    # back rounded vowels
+    "ao": "O", "ow": "O", "oy": "O",
+    # close rounded vowels
+    "uh": "U", "uw": "U",
+}  # fmt: skip
+
 #: Per-phoneme scale of the viseme's dominance, for sounds that barely shape the mouth themselves.
 PHONEME_DOMINANCE_SCALE: dict[str, float] = {"h": 0.2, "?": 0.3, "@": 0.6, "@2": 0.6, "@5": 0.6, "i": 0.8, "a#": 0.8}
 
@@ -289,6 +351,17 @@ def _resolve(phoneme: str) -> tuple[str, ...]:
 def viseme_for(phoneme: str) -> str:
     """The viseme of an espeak-ng mnemonic (the onset viseme for diphthongs); unknown ones fall back, see module."""
     return _resolve(phoneme)[0]
+
+
+def viseme_for_arpabet(phone: str) -> str:
+    """The viseme of an ARPAbet phone ("p", "AY1", "pau"; case and a CMUdict stress digit are ignored); ValueError
+    for a symbol outside `ARPABET_TO_VISEME`."""
+    if not isinstance(phone, str):
+        raise ValueError(f"an ARPAbet phone must be a str, got {type(phone).__name__}")
+    bare = phone.strip().lower().rstrip("012")
+    if bare not in ARPABET_TO_VISEME:
+        raise ValueError(f"{phone!r} is not an ARPAbet phone of the radio / cmu phone set")
+    return ARPABET_TO_VISEME[bare]
 
 
 def _dominance_scale(phoneme: str) -> float:
