@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple] = {
             "ingest": ("eai_avatar.export.commands.data_ingest", "a video of a character, in the dataset format"),
             "talk": ("eai_avatar.export.commands.data_talk", "a studio character saying corpus lines, as MP4"),
             "frames": ("eai_avatar.export.commands.data_frames", "renderer examples packed into one .npz"),
+            "speech": ("eai_avatar.export.commands.data_speech", "speech from several synthesizers with phone timings"),
         },
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to an engine bundle (ONNX, fp16, int8)"),
