@@ -387,6 +387,42 @@ def _clean_phoneme(name: str) -> str:
     return _PAUSE if not name or name.startswith(_PAUSE) else name
 
 
+_LANGUAGE_SWITCH = re.compile(r"^\(\w+\)$")
+#: Stops whose silent closure espeak-ng times as the end of the sound before them (their span is the burst).
+_STOPS = frozenset({"p", "b", "t", "d", "k", "g", "t2", "d2", "t#", "d#"})
+#: A closure: 5 ms frames this far below the loudest of the sound before it.
+_CLOSURE_DB = 30.0
+#: The longest closure moved, and the least left of the sound before it.
+_CLOSURE_MAX_S, _KEEP_S = 0.12, 0.02
+
+
+def _closures_to_their_stops(samples: np.ndarray, timings: list[PhonemeTiming]) -> list[PhonemeTiming]:
+    """Each stop's span moved back over its closure (the silence before its burst), which espeak-ng counts as
+    the sound before it: the lips of a "p" are shut during that silence, not during the burst after it."""
+    frame = SAMPLE_RATE // 200
+    count = len(samples) // frame
+    if count == 0:
+        return timings
+    level = 10 * np.log10(np.mean(samples[: count * frame].astype(np.float64).reshape(count, frame) ** 2, axis=1) + 1.0)
+    moved = list(timings)
+    for i in range(1, len(moved)):
+        stop, before = moved[i], moved[i - 1]
+        if stop.phoneme not in _STOPS or before.phoneme == _PAUSE:
+            continue
+        first, last = int(before.start_s * 200), int(stop.start_s * 200)  # frames of the sound before
+        if last - first < 2:
+            continue
+        quiet = level[first:last].max() - _CLOSURE_DB
+        earliest = max(first + int(_KEEP_S * 200), last - int(_CLOSURE_MAX_S * 200))
+        boundary = last
+        while boundary > earliest and level[boundary - 1] < quiet:
+            boundary -= 1
+        if boundary < last:
+            moved[i - 1] = PhonemeTiming(before.phoneme, before.start_s, boundary / 200)
+            moved[i] = PhonemeTiming(stop.phoneme, boundary / 200, stop.end_s)
+    return moved
+
+
 def _phoneme_timings(events: list[_RawEvent], duration_s: float) -> list[PhonemeTiming]:
     """Phoneme events -> contiguous spans covering [0, duration_s]: each ends where the next starts.
 
@@ -396,8 +432,8 @@ def _phoneme_timings(events: list[_RawEvent], duration_s: float) -> list[Phoneme
     marks: list[tuple[str, float]] = []
     previous = 0.0
     for event in events:
-        if event.type != _EVENT_PHONEME:
-            continue
+        if event.type != _EVENT_PHONEME or _LANGUAGE_SWITCH.match(event.phoneme):
+            continue  # "(en)", "(de)": a voice switching language for a word, not a sound
         start = min(max(event.audio_ms / 1000.0, previous), duration_s)
         marks.append((_clean_phoneme(event.phoneme), start))
         previous = start
@@ -513,6 +549,6 @@ class EspeakBackend(TTSBackend):
             native_rate = self._engine.sample_rate
         samples = resample(native, native_rate, SAMPLE_RATE)
         duration_s = len(samples) / SAMPLE_RATE
-        phonemes = _phoneme_timings(events, duration_s)
+        phonemes = _closures_to_their_stops(samples, _phoneme_timings(events, duration_s))
         words = _word_timings(events, phonemes, text)
         return SpeechAudio(samples, SAMPLE_RATE, phonemes=phonemes, words=words, text=text, voice=resolved)

@@ -206,3 +206,21 @@ def test_concurrent_synthesis_is_serialized_and_correct(backend: EspeakBackend):
             assert [w.word for w in speech.words] == [w.word for w in reference[key].words]
             assert speech.duration_s == pytest.approx(reference[key].duration_s, rel=0.02)
             assert median_f0(speech.samples) == pytest.approx(median_f0(reference[key].samples), rel=0.1)
+
+
+@pytest.mark.parametrize("voice", ["en-us", "de"])
+def test_a_stops_span_holds_its_closure_and_language_switches_are_not_sounds(backend: EspeakBackend, voice: str):
+    """espeak-ng times a stop's silent closure as the end of the sound before it; the lips of a "p" are shut in that
+    silence, so the span is moved back over it. A German voice reading English marks "(en)"; that is no sound."""
+    speech = backend.synthesize("I saw a happy baby tapping the top of a cup.", voice)
+    level = 10 * np.log10(np.mean(speech.samples[: len(speech.samples) // 80 * 80].astype(np.float64).reshape(-1, 80)
+                                  ** 2, axis=1) + 1.0)  # fmt: skip
+    phonemes = speech.phonemes
+    stops = [(before, stop) for before, stop in zip(phonemes, phonemes[1:], strict=False)
+             if stop.phoneme in ("p", "t", "k") and before.phoneme != "_"]  # fmt: skip
+    assert len(stops) >= 5
+    for before, stop in stops:
+        opening = level[int(stop.start_s * 200) : int(stop.start_s * 200) + 2]  # its first 10 ms
+        assert opening.min() < level[int(before.start_s * 200) : int(before.end_s * 200)].max() - 30, stop
+        assert before.end_s - before.start_s >= 0.02
+    assert not [p.phoneme for p in phonemes if p.phoneme.startswith("(")]
