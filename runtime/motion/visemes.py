@@ -292,10 +292,11 @@ PHONEME_DOMINANCE_SCALE: dict[str, float] = {"h": 0.2, "?": 0.3, "@": 0.6, "@2":
 
 #: Fraction of a phoneme's span (around its midpoint) where it holds full dominance.
 PLATEAU_FRACTION = 0.5
-#: Bilabial closure: lips are held sealed for this fraction of the phoneme's span (at least the half frame around
-#: the centre, so a short "b" is still seen closed at 25 fps), ramping in and out over CLOSURE_RAMP_S.
-CLOSURE_FRACTION = 0.35
+#: Bilabial closure: the lips are sealed for the whole of a p, b or m (the sound is the closure: a stop's silence,
+#: a nasal's hum), at least the half frame around its centre so a short "b" is still seen closed at 25 fps. They
+#: close over CLOSURE_RAMP_S before it and open over CLOSURE_RELEASE_S after it, into the next vowel.
 CLOSURE_RAMP_S = 0.05
+CLOSURE_RELEASE_S = 0.06
 #: In silence the mouth relaxes to rest within this time of the nearest speech sound.
 SILENCE_RELAX_S = 0.1
 
@@ -417,8 +418,8 @@ def viseme_curves(phonemes: Sequence[PhonemeTiming], num_frames: int, fps: int =
     Each phoneme's viseme target is weighted by its dominance and the weights are normalized per frame
     (Cohen-Massaro), so a sound leans toward its neighbours as real articulation does and the curves stay
     continuous. Two constraints then make what viewers check for unmistakable: bilabials (p b m) are driven to full
-    closure around their centre even between open vowels, and the mouth relaxes to the closed rest pose within
-    `SILENCE_RELAX_S` of the nearest speech sound in pauses and outside the phonemes.
+    closure for their whole span even between open vowels, released into the next sound, and the mouth relaxes to
+    the closed rest pose within `SILENCE_RELAX_S` of the nearest speech sound in pauses and outside the phonemes.
     """
     if num_frames < 0:
         raise ValueError(f"num_frames must be >= 0, got {num_frames!r}")
@@ -449,8 +450,10 @@ def viseme_curves(phonemes: Sequence[PhonemeTiming], num_frames: int, fps: int =
             continue
         distance_to_speech = np.minimum(distance_to_speech, np.maximum(np.maximum(start - times, times - end), 0.0))
         if viseme == "PP":
-            half = max(0.5 * CLOSURE_FRACTION * (end - start), 0.5 / fps)
-            closure = np.maximum(closure, _raised_cosine(np.abs(times - 0.5 * (start + end)) - half, CLOSURE_RAMP_S))
+            middle, half = 0.5 * (start + end), max(0.5 * (end - start), 0.5 / fps)
+            closing = _raised_cosine(middle - half - times, CLOSURE_RAMP_S)  # 1 from the closure's start on
+            opening = _raised_cosine(times - middle - half, CLOSURE_RELEASE_S)  # 1 until its end
+            closure = np.maximum(closure, np.minimum(closing, opening))
     blended += closure[:, None] * (_TARGETS["PP"] - blended)
     blended *= _raised_cosine(distance_to_speech, SILENCE_RELAX_S)[:, None]
     np.clip(blended, 0.0, 1.0, out=curves)

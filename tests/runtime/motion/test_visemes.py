@@ -84,6 +84,18 @@ def test_bilabial_closes_between_open_vowels():
     assert curves[closure, JAW] < curves[vowel_a, JAW] - 0.15 and curves[closure, JAW] < curves[vowel_b, JAW] - 0.15
 
 
+def test_a_long_bilabial_is_held_shut_for_its_whole_span_and_released_after_it():
+    phonemes, _ = _utterance([("a", 0.2), ("m", 0.24), ("a", 0.2)], start=0.2)
+    curves = viseme_curves(phonemes, 30)
+    centres = (np.arange(30) + 0.5) / FPS
+    inside = (centres > 0.4) & (centres < 0.64)  # every frame of the m, its edges included
+    target = VISEME_TARGETS["PP"]["mouthClose"]
+    assert np.allclose(curves[inside, BLENDSHAPE_INDEX["mouthClose"]], target, atol=1e-6)
+    assert curves[inside, JAW].max() < 0.03
+    released = int((0.64 + 0.06) * FPS + 0.5)  # the first frame 60 ms past the m: the vowel is open again
+    assert curves[released, JAW] > 0.5 and curves[released, BLENDSHAPE_INDEX["mouthClose"]] < 0.01
+
+
 def test_short_bilabial_between_frames_is_still_seen_closed():
     phonemes, _ = _utterance([("a", 0.15), ("b", 0.04), ("a", 0.15)], start=0.1)
     curves = viseme_curves(phonemes, 15)
