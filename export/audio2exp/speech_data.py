@@ -28,8 +28,18 @@ from eai_avatar.vocabulary import ARKIT_BLENDSHAPES, LIP_SYNC_BLENDSHAPES, SAMPL
 LIP_SYNC_MASK = np.array([name in LIP_SYNC_BLENDSHAPES for name in ARKIT_BLENDSHAPES], np.float32)
 
 
+#: Silence put before and after each utterance. Training windows reach past a clip's ends, where they hear
+#: silence and hold its first or last face (export/audio2exp/data.py): that face must be the rest pose, as it is in
+#: the studio's clips, and a synthesizer's wave often starts on its first sound.
+EDGE_SILENCE_S = 0.3
+
+
 def speech_example(samples: np.ndarray, phones: Sequence, voice: str, clip: str) -> dict:
-    """One Audio2Exp example from 16 kHz audio and its timed phones (export/audio2exp/lipsync.Phone)."""
+    """One Audio2Exp example from 16 kHz audio and its timed phones (export/audio2exp/lipsync.Phone), with
+    EDGE_SILENCE_S of silence on both sides."""
+    edge = int(EDGE_SILENCE_S * SAMPLE_RATE)
+    samples = np.concatenate([np.zeros(edge, samples.dtype), samples, np.zeros(edge, samples.dtype)])
+    phones = [replace(p, start=p.start + EDGE_SILENCE_S, end=p.end + EDGE_SILENCE_S) for p in phones]
     features = video_features(samples, SAMPLE_RATE)
     return {"features": features, "blendshapes": viseme_baseline_faces(phones, len(features)),
             "emotion": emotion_index("neutral"), "role": "speaker", "voice": voice, "clip": clip,
