@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,49 @@ def build_bundle(out: Path, crhmg: Path, audio2exp: Path, renderer: Path, precis
     if bar:
         bar.close()
     return manifest
+
+
+def replace_audio2exp(bundle: Path, audio2exp: Path, precision: str = "fp16-weights") -> Manifest:
+    """Put the Audio2Exp trained in `audio2exp` into the verified bundle at `bundle`, with the LEED it builds, and
+    leave every other file as it is (the other models' checkpoints need not be at hand to improve one of them).
+
+    The new files are written and checked in a scratch folder first; the bundle changes only once they pass, and
+    its manifest records the model's parity, precision error and where it came from.
+    """
+    from eai_avatar.export.audio2exp.export import export_audio2exp
+    from eai_avatar.export.audio2exp.export import parity as audio2exp_parity
+    from eai_avatar.export.audio2exp.leed import build_leed
+    from eai_avatar.export.audio2exp.train import load_audio2exp
+    from eai_avatar.runtime.engines import create_engine
+    from eai_avatar.runtime.models.audio2exp import load_expression_generator
+
+    if precision not in ("fp32", *PRECISION_BOUNDS):
+        raise ValueError(f"unknown precision {precision!r}; choose from fp32, {', '.join(PRECISION_BOUNDS)}")
+    manifest = Bundle(bundle).manifest  # refuses a bundle that does not verify now
+    model = load_audio2exp(audio2exp)
+    with tempfile.TemporaryDirectory() as work:
+        scratch = Path(work)
+        path = export_audio2exp(model, scratch)
+        report = {"parity_fp32": max(audio2exp_parity(model, path), audio2exp_parity(model, path, 1, 1))}
+        if report["parity_fp32"] > PARITY_BOUND:
+            raise ValueError(f"audio2exp's ONNX output differs from PyTorch by {report['parity_fp32']:.2e}, more "
+                             f"than {PARITY_BOUND:g}")  # fmt: skip
+        build_leed(dict.fromkeys(manifest.identities, load_expression_generator(path))).save(scratch / "leed.npz")
+        report["precision"] = precision
+        if precision != "fp32":
+            report.update(_convert(path, precision, None))
+        report["trained"] = str(audio2exp)
+        for name in ("audio2exp.onnx", "leed.npz"):
+            shutil.copyfile(scratch / name, bundle / name)
+    path = bundle / "audio2exp.onnx"
+    engine = create_engine(path)
+    models = dict(manifest.models)
+    models["audio2exp"] = ModelEntry.measure(bundle, path, name="audio2exp", precision=precision,
+                                             inputs=tuple(engine.input_spec()), outputs=tuple(engine.output_spec()),
+                                             metadata=engine.metadata(), export=report)  # fmt: skip
+    assets = {**manifest.assets, "leed": FileEntry.measure(bundle, bundle / "leed.npz")}
+    updated = replace(manifest, models=models, assets=assets, eai_avatar_version=__version__,
+                      created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip
+    updated.write(bundle)
+    Bundle(bundle)  # refuses what it would refuse at load
+    return updated

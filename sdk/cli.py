@@ -37,8 +37,11 @@ COMMANDS: dict[str, tuple] = {
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to an engine bundle (ONNX, fp16, int8)"),
     "bundle": (
-        "inspect engine bundles",
-        {"verify": ("eai_avatar.runtime.commands.bundle_verify", "check a bundle's files, hashes and shapes")},
+        "inspect and update engine bundles",
+        {
+            "verify": ("eai_avatar.runtime.commands.bundle_verify", "check a bundle's files, hashes and shapes"),
+            "replace-audio2exp": ("eai_avatar.export.commands.bundle_replace", "a retrained Audio2Exp into a bundle"),
+        },
     ),
     "train": (
         "train a model of the project",

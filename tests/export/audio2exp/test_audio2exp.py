@@ -200,3 +200,27 @@ def load_examples_for(dataset):
     from eai_avatar.export.audio2exp.data import load_examples
 
     return load_examples(dataset, "train")
+
+
+def test_a_retrained_audio2exp_replaces_the_bundles_and_nothing_else(tiny_run, tmp_path):
+    import shutil
+
+    from eai_avatar.export.bundle import replace_audio2exp
+    from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(default_bundle_path(), bundle)
+    before = json.loads((bundle / "manifest.json").read_text())
+    with pytest.raises(ValueError, match="precision"):
+        replace_audio2exp(bundle, tiny_run[0], "int4")
+    manifest = replace_audio2exp(bundle, tiny_run[0])
+    after = json.loads((bundle / "manifest.json").read_text())
+    for name in ("crhmg_encoder", "crhmg_generator", "renderer"):
+        assert after["models"][name] == before["models"][name]  # untouched
+    assert after["models"]["audio2exp"]["sha256"] != before["models"]["audio2exp"]["sha256"]
+    assert after["assets"]["leed"]["sha256"] != before["assets"]["leed"]["sha256"]  # LEED rebuilt by the new model
+    assert after["identities"] == before["identities"] and after["assets"]["tokenizer"] == before["assets"]["tokenizer"]
+    export = manifest.models["audio2exp"].export
+    assert export["parity_fp32"] < 1e-4 and export["precision"] == "fp16-weights" and export["trained"]
+    loaded = Bundle(bundle)  # verifies every hash and shape
+    assert loaded.manifest.models["audio2exp"].export == export
