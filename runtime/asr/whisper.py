@@ -170,8 +170,8 @@ class WhisperRecognizer(SpeechRecognizer):
         text = " ".join(" ".join(s.text for s in kept).split())
         shift = pad / SAMPLE_RATE
 
-        def clock(t: float) -> float:  # a time in the padded audio, on the caller's clock
-            return round(min(max(float(t) - shift, 0.0), duration), 3)
+        def clock(t: float) -> float:  # a time in the padded audio, on the caller's clock, never past its end
+            return min(round(max(float(t) - shift, 0.0), 3), math.floor(duration * 1000) / 1000)
 
         words = tuple(
             WordTiming(w.word.strip(), clock(w.start), clock(w.end))
