@@ -46,8 +46,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
-import wave
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,7 +53,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eai_avatar.runtime.motion.visemes import VISEMES, viseme_curves, viseme_for
+from eai_avatar.export.speech.base import Phone, is_reserved_voice
+from eai_avatar.runtime.motion.visemes import VISEMES, viseme_curves
 from eai_avatar.runtime.tts.base import PhonemeTiming
 from eai_avatar.vocabulary import BLENDSHAPE_INDEX, FPS, NEUTRAL, SAMPLE_RATE, SAMPLES_PER_FRAME
 
@@ -75,21 +74,9 @@ VISEME_PHONEME = {"sil": "_", "PP": "p", "FF": "f", "TH": "T", "DD": "d", "kk": 
 _STRESS = "'ˈˌ,%="
 #: Name parts of the CMU voices kept for independent evaluation (export/speech's RESERVED_VOICE_TOKENS, repeated
 #: here until that package lands; reconcile then).
-_RESERVED_VOICE_TOKENS = frozenset({"slt", "kal", "kal16", "kallpc16k", "kallpc8k", "kallpc"})
 
 
 # ---------------------------------------------------------------------------------------------------- the input
-
-
-@dataclass(frozen=True)
-class Phone:
-    """One timed phone of an utterance: its symbol in the folder's phone set, its span in seconds, its viseme (the
-    fields of export/speech's Phone, so the two can become one)."""
-
-    phone: str
-    start: float
-    end: float
-    viseme: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +112,7 @@ def read_speech_utterance(wav_path: Path) -> SpeechUtterance:
     for key in ("text", "voice", "phone_set"):
         if not isinstance(data.get(key), str):
             raise ValueError(f"{json_path}: {key!r} must be a string, got {data.get(key)!r}")
-    if _is_reserved_voice(data["voice"]):
+    if is_reserved_voice(data["voice"]):
         raise ValueError(f"{json_path}: voice {data['voice']!r} is reserved: the CMU slt and kal voices are kept for "
                          "independent evaluation by other people, and this project never scores them")  # fmt: skip
     if not isinstance(data.get("phones"), list) or not data["phones"]:
@@ -149,10 +136,6 @@ def read_speech_utterance(wav_path: Path) -> SpeechUtterance:
         samples = resample(samples, rate, SAMPLE_RATE)
     return SpeechUtterance(wav_path.stem, data["text"], data["voice"], data["phone_set"], samples,
                            tuple(sorted(phones, key=lambda p: (p.start, p.end))))  # fmt: skip
-
-
-def _is_reserved_voice(voice: str) -> bool:
-    return any(part in _RESERVED_VOICE_TOKENS for part in re.split(r"[^a-z0-9]+", voice.lower()))
 
 
 def speech_folder_wavs(folder: Path) -> list[Path]:
@@ -433,46 +416,3 @@ def to_markdown(report: dict) -> str:
         "trimmed at each edge. Overall pools every utterance.",
     ]  # fmt: skip
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------------------------------- test folders
-
-
-_LANGUAGE_SWITCH = re.compile(r"^\(\w+\)$")  # espeak's "(en)" / "(de)" marks: a language switch, not a sound
-
-
-def write_espeak_speech_folder(out: Path, lines: Sequence[tuple[str, str]], lead_s: float = 0.3, tts=None) -> Path:
-    """Utterances of (text, espeak voice) in the speech-folder format, with `lead_s` of silence on both sides (as the
-    studio's clips have). A stand-in for the export/speech writer, for tests and measurements on espeak-ng voices."""
-    if tts is None:
-        from eai_avatar.runtime.tts.espeak import EspeakBackend
-
-        tts = EspeakBackend()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    lead = int(round(lead_s * SAMPLE_RATE))
-    for number, (text, voice) in enumerate(lines):
-        speech = tts.synthesize(text, voice)
-        phones: list[dict] = [{"phone": "_", "start": 0.0, "end": lead_s, "viseme": "sil"}]
-        carried = None  # a language switch's span goes to the sound after it
-        for timing in speech.phonemes:
-            if _LANGUAGE_SWITCH.match(timing.phoneme):
-                carried = timing.start_s if carried is None else carried
-                continue
-            start = timing.start_s if carried is None else carried
-            phones.append({"phone": timing.phoneme, "start": round(start + lead_s, 4),
-                           "end": round(timing.end_s + lead_s, 4), "viseme": viseme_for(timing.phoneme)})  # fmt: skip
-            carried = None
-        duration_s = len(speech.samples) / SAMPLE_RATE
-        phones.append({"phone": "_", "start": round(duration_s + lead_s, 4),
-                       "end": round(duration_s + 2 * lead_s, 4), "viseme": "sil"})  # fmt: skip
-        utterance_id = f"{number:03d}-{re.sub(r'[^A-Za-z0-9]+', '_', voice)}"
-        samples = np.concatenate([np.zeros(lead, np.int16), speech.samples, np.zeros(lead, np.int16)])
-        with wave.open(str(out / f"{utterance_id}.wav"), "wb") as handle:
-            handle.setnchannels(1)
-            handle.setsampwidth(2)
-            handle.setframerate(SAMPLE_RATE)
-            handle.writeframes(samples.astype("<i2").tobytes())
-        meta = {"text": text, "voice": f"espeak:{voice}", "phone_set": "espeak", "phones": phones}
-        (out / f"{utterance_id}.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return out

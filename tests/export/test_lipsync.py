@@ -253,11 +253,11 @@ def test_the_runtime_way_equals_the_whole_utterance(shipped_generator):
 @pytest.fixture(scope="module")
 def espeak_folder(tmp_path_factory):
     pytest.importorskip("espeakng_loader", reason="the folder is spoken by espeak-ng")
-    from eai_avatar.export.audio2exp.lipsync import write_espeak_speech_folder
+    from tests.export.speech_folders import espeak_speech_folder
 
     lines = [("My brother bought a map.", "en-us"), ("Please pass me the bread.", "en-us"),
              ("My brother bought a map.", "de"), ("Maybe both of them will come.", "de")]  # fmt: skip
-    return write_espeak_speech_folder(tmp_path_factory.mktemp("lipsync") / "speech", lines)
+    return espeak_speech_folder(tmp_path_factory.mktemp("lipsync") / "speech", lines)
 
 
 def test_eval_lipsync_on_a_tiny_espeak_folder(espeak_folder, shipped_generator, tmp_path, capsys):

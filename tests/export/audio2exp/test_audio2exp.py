@@ -170,12 +170,12 @@ BLINK_LEFT = BLENDSHAPE_INDEX["eyeBlinkLeft"]
 
 def test_speech_folders_join_training_and_teach_only_the_mouth(tiny_dataset, tmp_path):
     from eai_avatar.export.audio2exp.data import sample_windows
-    from eai_avatar.export.audio2exp.lipsync import write_espeak_speech_folder
     from eai_avatar.export.audio2exp.speech_data import LIP_SYNC_MASK, load_speech_examples
+    from tests.export.speech_folders import espeak_speech_folder
 
-    folder = write_espeak_speech_folder(tmp_path / "speech", [("Bob met a man by the map.", "de"),
+    folder = espeak_speech_folder(tmp_path / "speech", [("Bob met a man by the map.", "de"),
                                                                 ("Pam bought a big plum.", "fr")],
-                                        lead_s=0.0)  # a wave that starts on its first sound  # fmt: skip
+                                        silence_s=0.0)  # a wave that starts on its first sound  # fmt: skip
     examples = load_speech_examples([folder], copies=2, seed=1)
     assert len(examples) == 6 and len({e["voice"] for e in examples}) == 2
     clean, augmented = examples[0], examples[1]
