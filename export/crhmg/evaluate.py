@@ -1,7 +1,9 @@
 """CRHMG against the paper's metrics on held-out sequences, with its two baselines in the same run.
 
 Methods, all started from each test sequence's true first mask and run for its length:
-- `crhmg`: windowed generation (runtime.models.head_masks), eps by role;
+- `crhmg`: windowed generation (runtime.models.head_masks), eps by role, its free masks (the paper's);
+- `crhmg_identity`: the same streams with the character's own first mask posed as each generated mask (what the
+  runtime emits: `keep_identity`);
 - `static`: the first mask repeated (the paper's "w/o CRHMG");
 - `independent`: each frame decoded from z1 + eps * eta_t with no Transformer (independent per-frame noise).
 
@@ -11,7 +13,10 @@ Metrics (definitions ours where the paper is terse):
 - SID (Learning to Listen): per sequence, the entropy (nats) of the histogram of its frames' clusters, k-means
   (k = 8) fitted on the true test frames' mask features (centroid x, y, sqrt(area), axis angle); averaged;
 - Var: per sequence, the temporal variance of the standardized mask features, summed; averaged;
-- IoU of consecutive (binarized) masks at window seams and inside windows: seams must not stand out.
+- IoU of consecutive (binarized) masks at window seams and inside windows: seams must not stand out;
+- identity (export/crhmg/identity.py): a long stream from each studio character's first mask, the new character
+  eli (whom training never saw) included; the share of frames whose normalised silhouette is nearest the
+  character's own, and the IoU with it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 import torch
 
 from eai_avatar.export.crhmg.data import load_sequences
+from eai_avatar.export.crhmg.identity import identity_of_stream
 from eai_avatar.export.models.crhmg import CRHMG
 from eai_avatar.runtime.models.head_masks import DEFAULT_EPS, HeadMaskGenerator
 
@@ -73,14 +79,18 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, window: int = 32, anchor: float = 0.1,
-                   eps_by_role: dict | None = None, max_sequences: int | None = None) -> dict:  # fmt: skip
+                   eps_by_role: dict | None = None, max_sequences: int | None = None,
+                   identity_frames: int = 15_000) -> dict:  # fmt: skip
     model.eval()
     eps_by_role = eps_by_role or DEFAULT_EPS
     sequences = load_sequences(dataset, split, model.config.mask_size)[:max_sequences]
     d = model.config.latent_dim
     generators = {
-        "crhmg": HeadMaskGenerator(*torch_callables(model), d, window, anchor),
-        "independent": HeadMaskGenerator(*torch_callables(model, independent=True), d, window, anchor),
+        "crhmg": HeadMaskGenerator(*torch_callables(model), d, window, anchor, keep_identity=False),
+        "crhmg_identity": HeadMaskGenerator(*torch_callables(model), d, window, anchor, keep_identity=True),
+        "independent": HeadMaskGenerator(
+            *torch_callables(model, independent=True), d, window, anchor, keep_identity=False
+        ),  # fmt: skip
     }
     true_features = np.concatenate([mask_features(s["masks"]) for s in sequences])
     mean, std = true_features.mean(0), true_features.std(0) + 1e-6
@@ -97,7 +107,7 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
 
     results = {
         name: {"tc": [], "motion": [], "sid": [], "var": []}
-        for name in ("ground_truth", "crhmg", "static", "independent")
+        for name in ("ground_truth", "crhmg", "crhmg_identity", "static", "independent")
     }
     rng = np.random.default_rng(seed)
     for sequence in sequences:
@@ -118,9 +128,9 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
                "sid": float(np.mean(v["sid"])), "var": float(np.mean(v["var"]))}
         for name, v in results.items()
     }  # fmt: skip
-    # Seams: three windows from each first mask.
+    # Seams: three windows from each first mask, as the runtime streams them.
     seam, inside = [], []
-    generator = generators["crhmg"]
+    generator = generators["crhmg_identity"]
     step = generator.step
     for sequence in sequences:
         masks = generator.next(generator.start(sequence["masks"][0]), 3 * step + 1, eps_by_role[sequence["role"]], rng)
@@ -129,8 +139,35 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
             (seam if t % step == 0 and t > 0 else inside).append(_iou(masks[t], masks[t + 1]))
     report["seams"] = {"iou_at_seams": float(np.mean(seam)), "iou_inside_windows": float(np.mean(inside))}
     report["long_stream"] = long_stream(generator, sequences, eps_by_role, rng)
+    if identity_frames:
+        report["identity"] = identity(generators, character_first_masks(model.config.mask_size), identity_frames,
+                                      eps_by_role["speak"], seed)  # fmt: skip
     report["sequences"] = len(sequences)
     report["settings"] = {"split": split, "window": window, "anchor": anchor, "eps": eps_by_role, "seed": seed}
+    return report
+
+
+def character_first_masks(mask_size: int) -> dict[str, np.ndarray]:
+    """Every studio character's neutral head mask at `mask_size`, as the bundle's first masks are made."""
+    from eai_avatar.export.crhmg.data import downsample
+    from eai_avatar.export.studio.characters import CHARACTERS, CharacterRenderer
+    from eai_avatar.runtime.rig import RigState
+
+    return {name: downsample(CharacterRenderer(style).render(RigState.from_dict({})).mask[None], mask_size)[0]
+            for name, style in CHARACTERS.items()}  # fmt: skip
+
+
+def identity(generators: dict[str, HeadMaskGenerator], first_masks: dict[str, np.ndarray], frames: int, eps: float,
+             seed: int = 0) -> dict:  # fmt: skip
+    """{method: {character: identity_of_stream}} for a `frames`-long speaking stream from each character's first
+    mask, free CRHMG masks against the runtime's identity-kept ones (same seed, so the same motion)."""
+    report = {}
+    for method in ("crhmg", "crhmg_identity"):
+        generator = generators[method]
+        report[method] = {}
+        for name, first in first_masks.items():
+            masks = generator.next(generator.start(first), frames, eps, np.random.default_rng(seed))
+            report[method][name] = identity_of_stream(masks, name, first_masks)
     return report
 
 
@@ -164,8 +201,9 @@ def to_markdown(report: dict) -> str:
         "| method | temporal consistency error (lower is better) | motion magnitude | SID | Var |",
         "|---|---|---|---|---|",
     ]  # fmt: skip
-    names = {"ground_truth": "ground truth", "crhmg": "**CRHMG**", "static": "static first mask (w/o CRHMG)",
-             "independent": "independent per-frame noise"}  # fmt: skip
+    names = {"ground_truth": "ground truth", "crhmg": "CRHMG, free masks (the paper's)",
+             "crhmg_identity": "**CRHMG, the character's own mask posed (runtime)**",
+             "static": "static first mask (w/o CRHMG)", "independent": "independent per-frame noise"}  # fmt: skip
     for key, label in names.items():
         r = report[key]
         lines.append(f"| {label} | {r['temporal_consistency_error']:.4f} | {r['motion_magnitude']:.4f} | "
@@ -173,6 +211,20 @@ def to_markdown(report: dict) -> str:
     seams = report["seams"]
     lines += ["", f"Consecutive-mask IoU: {seams['iou_at_seams']:.4f} at window seams, "
                   f"{seams['iou_inside_windows']:.4f} inside windows."]  # fmt: skip
+    if "identity" in report:
+        any_method = next(iter(report["identity"].values()))
+        frames = next(iter(any_method.values()))["frames"]
+        lines += ["", f"Identity over a {frames / 25 / 60:g}-minute speaking stream from each character's first mask "
+                      "(eli: never in training). Nearest own: share of frames whose silhouette (translation and scale "
+                      "removed) is nearest the character's own first mask; IoU: with it (goals >= 0.99 and >= 0.95).",
+                  "", "| character | free masks: nearest own | free: IoU min / mean | own mask posed: nearest own | "
+                      "posed: IoU min / mean | nearest other character's mask (IoU) |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for name, free in report["identity"]["crhmg"].items():
+            kept = report["identity"]["crhmg_identity"][name]
+            free_iou, kept_iou = (f"{r['iou_own_min']:.3f} / {r['iou_own_mean']:.3f}" for r in (free, kept))
+            lines.append(f"| {name} | {free['nearest_own']:.3f} | {free_iou} | **{kept['nearest_own']:.3f}** | "
+                         f"**{kept_iou}** | {kept['closest_other_reference_iou']:.3f} |")  # fmt: skip
     for role, r in report.get("long_stream", {}).items():
         lines.append(f"10-minute stream ({r['frames']} frames, {role}): IoU {r['iou_at_seams']:.4f} at seams vs "
                      f"{r['iou_sampled_frames']:.4f} overall; centroid within {r['max_centroid_shift']:.3f} of the "
