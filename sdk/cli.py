@@ -33,6 +33,10 @@ COMMANDS: dict[str, tuple] = {
             "talk": ("eai_avatar.export.commands.data_talk", "a studio character saying corpus lines, as MP4"),
             "frames": ("eai_avatar.export.commands.data_frames", "renderer examples packed into one .npz"),
             "speech": ("eai_avatar.export.commands.data_speech", "speech from several synthesizers with phone timings"),
+            "mask-strip": (
+                "eai_avatar.export.commands.data_mask_strip",
+                "each character's head over a minute: free CRHMG masks against the runtime's",
+            ),
         },
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to an engine bundle (ONNX, fp16, int8)"),

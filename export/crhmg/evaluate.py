@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from eai_avatar.export.crhmg.data import load_sequences
-from eai_avatar.export.crhmg.identity import identity_of_stream
+from eai_avatar.export.crhmg.identity import character_first_masks, identity_of_stream
 from eai_avatar.export.models.crhmg import CRHMG
 from eai_avatar.runtime.models.head_masks import DEFAULT_EPS, HeadMaskGenerator
 
@@ -145,16 +145,6 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
     report["sequences"] = len(sequences)
     report["settings"] = {"split": split, "window": window, "anchor": anchor, "eps": eps_by_role, "seed": seed}
     return report
-
-
-def character_first_masks(mask_size: int) -> dict[str, np.ndarray]:
-    """Every studio character's neutral head mask at `mask_size`, as the bundle's first masks are made."""
-    from eai_avatar.export.crhmg.data import downsample
-    from eai_avatar.export.studio.characters import CHARACTERS, CharacterRenderer
-    from eai_avatar.runtime.rig import RigState
-
-    return {name: downsample(CharacterRenderer(style).render(RigState.from_dict({})).mask[None], mask_size)[0]
-            for name, style in CHARACTERS.items()}  # fmt: skip
 
 
 def identity(generators: dict[str, HeadMaskGenerator], first_masks: dict[str, np.ndarray], frames: int, eps: float,

@@ -62,3 +62,13 @@ def identity_of_stream(masks: np.ndarray, own: str, references: Mapping[str, np.
     return {"frames": len(masks), "nearest_own": float(np.mean(nearest)), "iou_own_min": float(with_own.min()),
             "iou_own_mean": float(with_own.mean()), "iou_own_min_at_s": float(np.argmin(with_own) / 25),
             "closest_other_reference_iou": closest_other}  # fmt: skip
+
+
+def character_first_masks(mask_size: int) -> dict[str, np.ndarray]:
+    """Every studio character's neutral head mask at `mask_size`, as the bundle's first masks are made."""
+    from eai_avatar.export.crhmg.data import downsample
+    from eai_avatar.export.studio.characters import CHARACTERS, CharacterRenderer
+    from eai_avatar.runtime.rig import RigState
+
+    return {name: downsample(CharacterRenderer(style).render(RigState.from_dict({})).mask[None], mask_size)[0]
+            for name, style in CHARACTERS.items()}  # fmt: skip

@@ -68,3 +68,18 @@ def test_a_stream_keeps_its_own_silhouette_while_the_generator_drifts():
 def test_normalised_silhouettes_ignore_where_and_how_big():
     assert iou(normalised_silhouette(head(20, 25, 0.8)), normalised_silhouette(head(40, 35, 1.2))) > 0.95
     assert iou(normalised_silhouette(head(bun=True)), normalised_silhouette(head())) < 0.9
+
+
+def test_the_mask_strip_shows_each_character_free_and_posed(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    from eai_avatar.cli import main
+
+    out = tmp_path / "strip.png"
+    assert main(["data", "mask-strip", "--out", str(out), "--seconds", "2", "--every", "1"]) == 0
+    assert "5 characters" in capsys.readouterr().out
+    image = np.asarray(Image.open(out))
+    assert image.shape[0] == 10 * 66 * 2  # 5 characters x (free, posed) rows of 64-pixel masks with a border, x2
+    assert main(["data", "mask-strip", "--out", str(out), "--seconds", "2", "--every", "3"]) != 0
+    assert "--every" in capsys.readouterr().err
