@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -127,7 +128,7 @@ class TrainingLoop:
             self.start, self.history = state["step"], state["history"]
             if self.schedule is not None:  # its position is not stored: step it back to where it stood
                 with warnings.catch_warnings():  # (torch warns of a schedule stepped before the optimizer: meant here)
-                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()`", UserWarning)
+                    warnings.filterwarnings("ignore", re.escape("Detected call of `lr_scheduler.step()`"), UserWarning)
                     for _ in range(self.start):
                         self.schedule.step()
             if self.ema is not None:  # the average is not stored either: it restarts from the weights

@@ -14,6 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="quick", help="quick (2 CPU cores), full (GPU) or tiny (tests)")
     parser.add_argument("--steps", type=int, help="override the preset's number of steps")
     parser.add_argument("--threads", type=int, help="override the preset's CPU threads")
+    parser.add_argument("--max-minutes", type=float, help="stop and save a resumable checkpoint after this long")
     parser.add_argument("--teacher-samples", type=Path, help="distil from these teacher renders (made by "
                         "`train renderer-teacher --samples`) as well as learning from ground truth")  # fmt: skip
     parser.add_argument("--no-resume", action="store_true", help="start over even if out/checkpoint exists")
@@ -25,10 +26,13 @@ def run(args: argparse.Namespace) -> int:
     from eai_avatar.export.renderer.train import preset, train_student
 
     config = preset(args.preset, steps=args.steps, threads=args.threads)
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        raise ValueError(f"--max-minutes must be positive, got {args.max_minutes}")
     report = train_student(args.data, args.out, config, progress=tqdm, resume=not args.no_resume,
-                           teacher_samples=args.teacher_samples)  # fmt: skip
+                           teacher_samples=args.teacher_samples,
+                           max_seconds=args.max_minutes * 60 if args.max_minutes else None)  # fmt: skip
     last = report["history"][-1] if report["history"] else {}
-    sys.stdout.write(json.dumps({"steps": report["steps"], "seconds_this_run": report["seconds_this_run"],
-                                 "last": last}) + "\n")  # fmt: skip
+    summary = {key: report[key] for key in ("steps_done", "steps", "seconds_this_run")}
+    sys.stdout.write(json.dumps({**summary, "last": last}) + "\n")
     sys.stdout.write(f"saved {args.out / 'renderer.safetensors'}\n")
     return 0

@@ -27,6 +27,10 @@ class RendererStudentConfig:
     # A learned picture per identity (3 x size x size, at the network's working resolution) given to the first
     # block: the control image describes only the head, so the neck, shirt and background come from here. 0: none.
     reference_size: int = 0
+    # A full-resolution head after the unfold: two 3x3 convolutions over (coarse RGB, control image) add a
+    # correction, so hair edges and face lines follow the control's own pixels instead of the 4x4-folded guess.
+    # 0: none (the first bundles).
+    detail_channels: int = 0
 
     def __post_init__(self):
         if len(self.channels) < 2:
@@ -79,6 +83,12 @@ class RendererStudent(nn.Module):
             [_Block(c[i] + c[i - 1], c[i - 1], config.identity_dim) for i in range(len(c) - 1, 0, -1)]
         )
         self.to_rgb = nn.Conv2d(c[0], 3 * config.fold**2, 1)
+        if config.detail_channels:
+            self.detail = nn.Sequential(
+                nn.Conv2d(3 + CONTROL_CHANNELS, config.detail_channels, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(config.detail_channels, 3, 3, padding=1),
+            )
 
     def forward(self, control: torch.Tensor, identity: torch.Tensor) -> torch.Tensor:
         code = self.identity_embedding(identity)
@@ -95,5 +105,8 @@ class RendererStudent(nn.Module):
         for decoder, skip in zip(self.decoders, reversed(skips[:-1]), strict=True):
             x = nn.functional.interpolate(x, size=skip.shape[-2:], mode="nearest")
             x = decoder(torch.cat([x, skip], dim=1), code)
-        rgb = torch.sigmoid(self.unfold(self.to_rgb(x)))
+        logits = self.unfold(self.to_rgb(x))
+        if self.config.detail_channels:
+            logits = logits + self.detail(torch.cat([logits, control], dim=1))
+        rgb = torch.sigmoid(logits)
         return torch.cat([rgb, control[:, :1]], dim=1)  # alpha = the head mask

@@ -53,7 +53,7 @@ PRESETS = {
         crop=32,
         every=8,
         checkpoint_every=10,
-        model=RendererStudentConfig(channels=(8, 16), identity_dim=8, reference_size=8),
+        model=RendererStudentConfig(channels=(8, 16), identity_dim=8, reference_size=8, detail_channels=4),
     ),  # fmt: skip
 }
 
@@ -89,9 +89,10 @@ def _distill_loss(model: RendererStudent, samples: dict, count: int, rng: np.ran
 
 
 def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=None, resume: bool = True,
-                  teacher_samples: Path | None = None) -> dict:  # fmt: skip
+                  teacher_samples: Path | None = None, max_seconds: float | None = None) -> dict:  # fmt: skip
     """Train (or resume) into `out`: checkpoints in out/checkpoint, the final weights in out/renderer.safetensors;
-    with `teacher_samples`, distilling from the teacher as well."""
+    with `teacher_samples`, distilling from the teacher as well. With `max_seconds`, stop when that time has passed
+    (a checkpoint is saved; the same call resumes it), so CPU training can run beside other work in time boxes."""
     seed_and_threads(config)
     names = identity_names(data)
     config = replace(config, model=replace(config.model, identities=len(names)))  # one embedding per identity
@@ -101,7 +102,7 @@ def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=No
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-5)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=config.steps,
                                                    pct_start=0.05)  # fmt: skip
-    loop = TrainingLoop(model, optimizer, out, config, schedule=schedule, clip=None)
+    loop = TrainingLoop(model, optimizer, out, config, schedule=schedule, clip=None, max_seconds=max_seconds)
     (out / "identities.json").write_text(json.dumps(names), encoding="utf-8")
     start = loop.resume() if resume else 0
     rng = np.random.default_rng(config.seed + start)
@@ -124,7 +125,7 @@ def train_student(data: Path, out: Path, config: StudentTrainConfig, progress=No
         postfix=lambda logs: {"l1": f"{logs['l1']:.4f}", "ssim": f"{logs['ssim']:.3f}"},
     )
     save_model(model, out, "renderer")
-    return loop.finish(train_frames=len(train["rgb"]), identities=names,
+    return loop.finish(steps_done=loop.step, train_frames=len(train["rgb"]), identities=names,
                        teacher_samples=len(samples["teacher"]) if samples else 0)  # fmt: skip
 
 

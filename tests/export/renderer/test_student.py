@@ -49,11 +49,14 @@ def test_training_steps_lower_the_loss():
     assert losses[-1] < 0.6 * losses[0]
 
 
-@pytest.mark.parametrize("reference_size", [0, 8, 4])  # none; at the working size; resized in the graph
-def test_onnx_parity_with_a_dynamic_batch(tmp_path, reference_size):
+@pytest.mark.parametrize(
+    ("reference_size", "detail_channels"), [(0, 0), (8, 0), (4, 0), (8, 6)]
+)  # none; at the working size; resized in the graph; with the full-resolution head
+def test_onnx_parity_with_a_dynamic_batch(tmp_path, reference_size, detail_channels):
     torch.manual_seed(0)
     model = RendererStudent(RendererStudentConfig(channels=(8, 16), identities=2, identity_dim=8,
-                                                  reference_size=reference_size)).eval()  # fmt: skip
+                                                  reference_size=reference_size,
+                                                  detail_channels=detail_channels)).eval()  # fmt: skip
     if reference_size:
         torch.nn.init.uniform_(model.references)  # identities' pictures differ, so the index must reach them
     path = export_student(model, tmp_path, size=32)
@@ -79,7 +82,11 @@ def test_a_tiny_training_run_and_its_evaluation(tmp_path):
 
     data = tmp_path / "data"
     synthesize_dataset(SynthConfig(data, identities=2, clips=6, seed=3, image_size=64, workers=1))
+    # a time box that runs out at once saves a checkpoint after one step; the same call then resumes to the end
+    boxed = train_student(data, tmp_path / "run", preset("tiny", steps=30), max_seconds=0)
+    assert boxed["steps_done"] == 1 and (tmp_path / "run" / "checkpoint" / "trainer.json").exists()
     report = train_student(data, tmp_path / "run", preset("tiny", steps=30))
+    assert report["steps_done"] == 30 and report["history"][0]["step"] == 1
     assert report["history"][-1]["val"]["loss"] < report["history"][0]["val"]["loss"]
     model = load_student(tmp_path / "run")
     result = evaluate_student(model, data)
