@@ -70,6 +70,10 @@ COMMANDS: dict[str, tuple] = {
             "audio2exp": ("eai_avatar.export.commands.eval_audio2exp", "Audio2Exp's mouth, pauses and emotion"),
             "lipsync": ("eai_avatar.export.commands.eval_lipsync", "Audio2Exp's lip sync per voice vs the viseme path"),
             "renderer": ("eai_avatar.export.commands.eval_renderer", "the renderer's SSIM, PSNR and flicker"),
+            "legibility": (
+                "eai_avatar.export.commands.eval_legibility",
+                "do rendered listener faces show their emotion to an outside face tracker",
+            ),
             "asr": ("eai_avatar.runtime.commands.eval_asr", "speech recognition's word error rate, voice by voice"),
         },
     ),

