@@ -239,35 +239,90 @@ def replace_audio2exp(bundle: Path, audio2exp: Path, precision: str = "fp16-weig
     from eai_avatar.export.audio2exp.export import parity as audio2exp_parity
     from eai_avatar.export.audio2exp.leed import build_leed
     from eai_avatar.export.audio2exp.train import load_audio2exp
-    from eai_avatar.runtime.engines import create_engine
     from eai_avatar.runtime.models.audio2exp import load_expression_generator
 
-    if precision not in ("fp32", *PRECISION_BOUNDS):
-        raise ValueError(f"unknown precision {precision!r}; choose from fp32, {', '.join(PRECISION_BOUNDS)}")
+    _check_precision(precision)
     manifest = Bundle(bundle).manifest  # refuses a bundle that does not verify now
     model = load_audio2exp(audio2exp)
+
+    def export(scratch: Path) -> tuple[Path, float]:
+        path = export_audio2exp(model, scratch)
+        parity = max(audio2exp_parity(model, path), audio2exp_parity(model, path, 1, 1))
+        _check_parity("audio2exp", parity)
+        build_leed(dict.fromkeys(manifest.identities, load_expression_generator(path))).save(scratch / "leed.npz")
+        return path, parity
+
+    return _swap_model(bundle, manifest, "audio2exp", audio2exp, precision, export, assets=("leed",))
+
+
+def replace_renderer(bundle: Path, renderer: Path, precision: str = "fp32", data: Path | None = None) -> Manifest:
+    """Put the student trained in `renderer` into the verified bundle at `bundle`, every other file as it is.
+
+    The student must know the bundle's identities, in the same order (its identity index is the manifest's
+    `renderer_index`). int8 needs `data` (a studio dataset) for calibration. As `replace_audio2exp`: checked in a
+    scratch folder first, the manifest records parity, precision error and the training folder.
+    """
+    from eai_avatar.export.renderer.export import export_student
+    from eai_avatar.export.renderer.export import parity as renderer_parity
+    from eai_avatar.export.renderer.onnx_quality import calibration_feeds
+    from eai_avatar.export.renderer.train import load_student
+
+    _check_precision(precision)
+    if precision == "int8" and data is None:
+        raise ValueError("an int8 renderer needs a studio dataset to calibrate on (data)")
+    manifest = Bundle(bundle).manifest
+    names = json.loads((renderer / "identities.json").read_text(encoding="utf-8"))
+    expected = sorted(manifest.identities, key=lambda name: manifest.identities[name].renderer_index)
+    if names != expected:
+        raise ValueError(f"{renderer} was trained on identities {names}; the bundle draws {expected}, in that order")
+    model = load_student(renderer)
+
+    def export(scratch: Path) -> tuple[Path, float]:
+        path = export_student(model, scratch)
+        parity = max(renderer_parity(model, path), renderer_parity(model, path, batch=1))
+        _check_parity("renderer", parity)
+        return path, parity
+
+    calibration = calibration_feeds(data, batch=1) if precision == "int8" else None
+    return _swap_model(bundle, manifest, "renderer", renderer, precision, export, calibration=calibration)
+
+
+def _check_precision(precision: str) -> None:
+    if precision not in ("fp32", *PRECISION_BOUNDS):
+        raise ValueError(f"unknown precision {precision!r}; choose from fp32, {', '.join(PRECISION_BOUNDS)}")
+
+
+def _check_parity(name: str, parity: float) -> None:
+    if parity > PARITY_BOUND:
+        raise ValueError(f"{name}'s ONNX output differs from PyTorch by {parity:.2e}, more than {PARITY_BOUND:g}")
+
+
+def _swap_model(bundle: Path, manifest: Manifest, name: str, trained: Path, precision: str,
+                export: Callable[[Path], tuple[Path, float]], assets: tuple[str, ...] = (),
+                calibration: list[dict] | None = None) -> Manifest:  # fmt: skip
+    """Export model `name` (and the `assets` it makes) into a scratch folder with `export`, convert it to
+    `precision`, then copy it into `bundle` and rewrite the manifest's entries for it; verifies the bundle after."""
+    from eai_avatar.runtime.engines import create_engine
+
+    files = [f"{name}.onnx", *(manifest.assets[asset].path for asset in assets)]
     with tempfile.TemporaryDirectory() as work:
         scratch = Path(work)
-        path = export_audio2exp(model, scratch)
-        report = {"parity_fp32": max(audio2exp_parity(model, path), audio2exp_parity(model, path, 1, 1))}
-        if report["parity_fp32"] > PARITY_BOUND:
-            raise ValueError(f"audio2exp's ONNX output differs from PyTorch by {report['parity_fp32']:.2e}, more "
-                             f"than {PARITY_BOUND:g}")  # fmt: skip
-        build_leed(dict.fromkeys(manifest.identities, load_expression_generator(path))).save(scratch / "leed.npz")
-        report["precision"] = precision
+        path, parity = export(scratch)
+        report = {"parity_fp32": parity, "precision": precision}
         if precision != "fp32":
-            report.update(_convert(path, precision, None))
-        report["trained"] = str(audio2exp)
-        for name in ("audio2exp.onnx", "leed.npz"):
-            shutil.copyfile(scratch / name, bundle / name)
-    path = bundle / "audio2exp.onnx"
+            report.update(_convert(path, precision, calibration))
+        report["trained"] = str(trained)
+        for file in files:
+            shutil.copyfile(scratch / file, bundle / file)
+    path = bundle / f"{name}.onnx"
     engine = create_engine(path)
     models = dict(manifest.models)
-    models["audio2exp"] = ModelEntry.measure(bundle, path, name="audio2exp", precision=precision,
-                                             inputs=tuple(engine.input_spec()), outputs=tuple(engine.output_spec()),
-                                             metadata=engine.metadata(), export=report)  # fmt: skip
-    assets = {**manifest.assets, "leed": FileEntry.measure(bundle, bundle / "leed.npz")}
-    updated = replace(manifest, models=models, assets=assets, eai_avatar_version=__version__,
+    models[name] = ModelEntry.measure(bundle, path, name=name, precision=precision,
+                                      inputs=tuple(engine.input_spec()), outputs=tuple(engine.output_spec()),
+                                      metadata=engine.metadata(), export=report)  # fmt: skip
+    updated_assets = {**manifest.assets, **{a: FileEntry.measure(bundle, bundle / manifest.assets[a].path)
+                                            for a in assets}}  # fmt: skip
+    updated = replace(manifest, models=models, assets=updated_assets, eai_avatar_version=__version__,
                       created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))  # fmt: skip
     updated.write(bundle)
     Bundle(bundle)  # refuses what it would refuse at load

@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple] = {
         {
             "verify": ("eai_avatar.runtime.commands.bundle_verify", "check a bundle's files, hashes and shapes"),
             "replace-audio2exp": ("eai_avatar.export.commands.bundle_replace", "a retrained Audio2Exp into a bundle"),
+            "replace-renderer": (
+                "eai_avatar.export.commands.bundle_replace_renderer",
+                "a retrained renderer student into a bundle",
+            ),
         },
     ),
     "train": (

@@ -98,3 +98,37 @@ def test_a_tiny_training_run_and_its_evaluation(tmp_path):
     from eai_avatar.export.renderer.evaluate import clip_video
 
     assert "student" in clip_video(model, data, tmp_path / "clip.mp4") and (tmp_path / "clip.mp4").stat().st_size
+
+
+def test_a_retrained_renderer_replaces_the_bundles_and_nothing_else(tmp_path):
+    import json
+    import shutil
+
+    from eai_avatar.export.bundle import replace_renderer
+    from eai_avatar.export.training import save_model
+    from eai_avatar.runtime.bundle import Bundle, default_bundle_path
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(default_bundle_path(), bundle)
+    before = json.loads((bundle / "manifest.json").read_text())
+    torch.manual_seed(0)
+    student = RendererStudent(RendererStudentConfig(channels=(8, 16), identities=4, identity_dim=8, reference_size=8,
+                                                    detail_channels=4)).eval()  # fmt: skip
+    trained = tmp_path / "renderer"
+    save_model(student, trained, "renderer")
+    (trained / "identities.json").write_text(json.dumps(["bo", "ada", "cyra", "dev"]))
+    with pytest.raises(ValueError, match="draws"):  # the bundle's identity indices would draw the wrong character
+        replace_renderer(bundle, trained)
+    (trained / "identities.json").write_text(json.dumps(["ada", "bo", "cyra", "dev"]))
+    with pytest.raises(ValueError, match="calibrate"):
+        replace_renderer(bundle, trained, "int8")
+    assert json.loads((bundle / "manifest.json").read_text()) == before  # refused: nothing written
+    manifest = replace_renderer(bundle, trained)
+    after = json.loads((bundle / "manifest.json").read_text())
+    for name in ("crhmg_encoder", "crhmg_generator", "audio2exp"):
+        assert after["models"][name] == before["models"][name]  # untouched
+    assert after["assets"] == before["assets"] and after["identities"] == before["identities"]
+    assert after["models"]["renderer"]["sha256"] != before["models"]["renderer"]["sha256"]
+    export = manifest.models["renderer"].export
+    assert export["parity_fp32"] < 1e-4 and export["precision"] == "fp32" and export["trained"] == str(trained)
+    assert Bundle(bundle).manifest.models["renderer"].export == export  # verifies every hash and shape
