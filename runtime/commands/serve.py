@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
     parser.add_argument("--host", help="interface to listen on (default 127.0.0.1: this machine)")
     parser.add_argument("--port", type=int, help="TCP port (default 50051; 0: any free one, printed)")
-    parser.add_argument("--db", type=Path, help="conversation store (default $EAI_AVATAR_DB or ~/.local/share/...)")
+    parser.add_argument("--db", metavar="PATH|URL", help="conversation store: a SQLite file or a postgresql:// URL "
+                        "(default $EAI_AVATAR_DB or ~/.local/share/...)")  # fmt: skip
     parser.add_argument("--token-file", type=Path, help="require `authorization: Bearer TOKEN`, the token read from "
                         "this file (or set $EAI_AVATAR_TOKEN)")  # fmt: skip
     parser.add_argument("--token", help="the token itself (visible in `ps`: prefer --token-file or the environment)")
@@ -67,13 +68,12 @@ async def _serve(args: argparse.Namespace) -> None:
     from eai_avatar.runtime.pipeline import Models
     from eai_avatar.runtime.server import AvatarServicer, create_server
     from eai_avatar.runtime.sessions import SessionManager
-    from eai_avatar.runtime.store import SqliteStore
 
     return_large_blocks_to_the_system()  # before the models load: see runtime/memory.py
     if args.token is not None and not args.token.strip():
         raise ValueError("--token is empty; an empty token would turn authentication off (leave it out for none)")
     config = load_config(args, **{"server.host": args.host, "server.port": args.port,
-                                  "store.path": str(args.db) if args.db else None, "server.token": args.token,
+                                  "store.path": args.db or None, "server.token": args.token,
                                   "server.token_file": str(args.token_file) if args.token_file else None,
                                   "server.tls_cert": str(args.tls_cert) if args.tls_cert else None,
                                   "server.tls_key": str(args.tls_key) if args.tls_key else None,
@@ -83,7 +83,7 @@ async def _serve(args: argparse.Namespace) -> None:
     if server_config.tls_cert:
         tls = (Path(server_config.tls_cert).read_bytes(), Path(server_config.tls_key).read_bytes())
     bundle = Bundle(config.bundle or default_bundle_path())  # refuses a damaged bundle before anything listens
-    store = SqliteStore(config.store_path(), timeout_s=config.store.lock_timeout_s)
+    store = config.open_store()  # an unreachable database is refused here, by its URL, before anything listens
     mirrors, publisher = [], None
     if server_config.publish:
         from eai_avatar.runtime.outputs.zmq import FramePublisher, PublisherOutput
@@ -98,8 +98,8 @@ async def _serve(args: argparse.Namespace) -> None:
     await server.start()
     engines = ", ".join(sorted(set(config.engines.values())))
     extras = (", TLS" if tls else "") + (", token auth" if server_config.token else "")
-    sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, store {store.path}, "
-                     f"engines {engines}{extras})\n")  # fmt: skip
+    sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, "
+                     f"store {store.location}, engines {engines}{extras})\n")  # fmt: skip
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

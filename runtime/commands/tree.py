@@ -1,19 +1,21 @@
-"""`eai-avatar tree SESSION_ID [--db PATH] [--json]`: a stored conversation's tree with Q per node."""
+"""`eai-avatar tree SESSION_ID [--db PATH|URL] [--json]`: a stored conversation's tree with Q per node."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from eai_avatar.runtime.itt import PropagationOptions, propagate
 from eai_avatar.runtime.itt.serialization import tree_to_json
-from eai_avatar.runtime.store import SqliteStore, default_db_path
+from eai_avatar.runtime.store import DEFAULT_SCHEMA, default_db_path, is_postgres_url, open_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("session_id", metavar="SESSION_ID")
-    parser.add_argument("--db", type=Path, default=None, help=f"conversation store (default: {default_db_path()})")
+    parser.add_argument("--db", metavar="PATH|URL", help="conversation store: a SQLite file or a postgresql:// URL, "
+                        f"tables in $EAI_AVATAR_DB_SCHEMA (default: {default_db_path()})")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="the tree as JSON (the v1 proto's fields)")
 
 
@@ -41,10 +43,10 @@ def render_text(tree, options: PropagationOptions) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    db_path = args.db or default_db_path()
-    if not db_path.is_file():
-        raise FileNotFoundError(f"no conversation store at {db_path}")
-    with SqliteStore(db_path) as store:
+    location = args.db or str(default_db_path())
+    if not is_postgres_url(location) and not Path(location).is_file():
+        raise FileNotFoundError(f"no conversation store at {location}")
+    with open_store(location, schema=os.environ.get("EAI_AVATAR_DB_SCHEMA") or DEFAULT_SCHEMA) as store:
         record = store.get_session(args.session_id)
         tree = store.load_tree(args.session_id)
     options = PropagationOptions.from_dict(record.metadata.get("propagation", {}))

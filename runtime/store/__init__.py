@@ -1,7 +1,8 @@
 """Durable conversation storage: sessions and their talking trees survive a restart.
 
-`ConversationStore` is the interface; `SqliteStore` (WAL) is the default. A server database can
-implement the same interface later.
+`ConversationStore` is the interface; `SqliteStore` (WAL, one file) is the embedded default, and `PostgresStore`
+(`eai_avatar.runtime.store.postgres`, the `postgres` extra) a database that several runtimes share. `open_store`
+picks one by location: a postgresql:// URL or a file.
 """
 
 from eai_avatar.runtime.store.base import (
@@ -13,7 +14,9 @@ from eai_avatar.runtime.store.base import (
     commit_round,
     default_db_path,
 )
+from eai_avatar.runtime.store.locations import DEFAULT_SCHEMA, is_postgres_url, open_store
 from eai_avatar.runtime.store.sqlite import SqliteStore
 
-__all__ = ["ConversationStore", "SessionNotFoundError", "SessionRecord", "SqliteStore", "StoreCorrupt",
-           "StoreUnavailable", "commit_round", "default_db_path"]  # fmt: skip
+__all__ = ["DEFAULT_SCHEMA", "ConversationStore", "SessionNotFoundError", "SessionRecord", "SqliteStore",
+           "StoreCorrupt", "StoreUnavailable", "commit_round", "default_db_path", "is_postgres_url",
+           "open_store"]  # fmt: skip

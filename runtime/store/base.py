@@ -62,6 +62,9 @@ class ConversationStore(ABC):
     """Sessions and their trees. `append_nodes` returns only once the nodes are durable, so the runtime can
     send a turn's first frame knowing the turn's nodes survive a crash."""
 
+    #: Where the store keeps its data, as a person may be shown it (a file, a URL without its password).
+    location: str = ""
+
     @abstractmethod
     def create_session(self, record: SessionRecord) -> None:
         """Store a new session; ValueError if the id is taken."""

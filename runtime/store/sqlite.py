@@ -21,13 +21,16 @@ from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from eai_avatar.runtime.itt.tree import DialogueState, NodeSource, TalkNode
-from eai_avatar.runtime.store.base import (
-    ConversationStore,
-    SessionNotFoundError,
-    SessionRecord,
-    StoreCorrupt,
-    StoreUnavailable,
+from eai_avatar.runtime.itt.tree import TalkNode
+from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord, StoreUnavailable
+from eai_avatar.runtime.store.rows import (
+    NODE_COLUMN_COUNT,
+    NODE_COLUMNS,
+    SESSION_COLUMNS,
+    node_row,
+    nodes_from_rows,
+    record_from_row,
+    session_row,
 )
 
 # 2: sessions.clock_ms (the presentation clock survives a restart). 3: nodes.interrupted and spoken_text (a turn
@@ -69,11 +72,6 @@ _ADDED_COLUMNS = (
     ("nodes", "interrupted", "INTEGER NOT NULL DEFAULT 0"),
     ("nodes", "spoken_text", "TEXT NOT NULL DEFAULT ''"),
 )
-_SESSION_COLUMNS = "session_id, characters, created_unix_ms, metadata, clock_ms"
-_NODE_COLUMNS = (
-    "node_id, state, character, text, emotion, confidence, distribution, depth, parent, left_sibling, "
-    "source, created_unix_ms, interrupted, spoken_text"
-)
 
 
 def _private_file(path: Path) -> None:
@@ -108,7 +106,7 @@ class SqliteStore(ConversationStore):
     """
 
     def __init__(self, path: str | Path, timeout_s: float = 10.0):
-        self.path = str(path)
+        self.path = self.location = str(path)
         if self.path != ":memory:":
             _private_file(Path(self.path))
         # One connection per store, shared by threads under a lock; other processes open their own.
@@ -176,35 +174,23 @@ class SqliteStore(ConversationStore):
         try:
             with self._write():
                 self._db.execute(
-                    "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)",
-                    (
-                        record.session_id,
-                        json.dumps(list(record.characters)),
-                        record.created_unix_ms,
-                        json.dumps(record.metadata),
-                        record.clock_ms,
-                    ),
+                    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?)", session_row(record)
                 )
         except sqlite3.IntegrityError:
             raise ValueError(f"a session with id {record.session_id!r} already exists") from None
 
     def get_session(self, session_id: str) -> SessionRecord:
-        rows = self._read(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        rows = self._read(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
         if not rows:
             raise SessionNotFoundError(session_id)
-        return _record(rows[0])
+        return record_from_row(rows[0])
 
     def list_sessions(self) -> list[SessionRecord]:
-        rows = self._read(f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY created_unix_ms, session_id")
-        return [_record(row) for row in rows]
+        rows = self._read(f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_unix_ms, session_id")
+        return [record_from_row(row) for row in rows]
 
     def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None) -> None:
-        rows = [
-            (session_id, n.id, n.state.value, n.character, n.text, n.emotion, n.confidence,
-             json.dumps(list(n.distribution)), n.depth, n.parent, n.left_sibling, n.source.value,
-             n.created_unix_ms, int(n.interrupted), n.spoken_text)
-            for n in nodes
-        ]  # fmt: skip
+        rows = [(session_id, *node_row(n)) for n in nodes]
         try:
             with self._write():
                 if not self._db.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
@@ -214,9 +200,8 @@ class SqliteStore(ConversationStore):
                 if nodes and min(n.id for n in nodes) > last + 1:
                     raise ValueError(f"session {session_id!r}: node {min(n.id for n in nodes)} would leave a gap "
                                      f"after the stored {last}")  # fmt: skip
-                self._db.executemany(
-                    f"INSERT INTO nodes (session_id, {_NODE_COLUMNS}) VALUES ({', '.join('?' * 15)})", rows
-                )
+                placeholders = ", ".join("?" * (1 + NODE_COLUMN_COUNT))
+                self._db.executemany(f"INSERT INTO nodes (session_id, {NODE_COLUMNS}) VALUES ({placeholders})", rows)
                 if clock_ms is not None:
                     self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?", (clock_ms, session_id))
         except sqlite3.IntegrityError:
@@ -241,14 +226,8 @@ class SqliteStore(ConversationStore):
 
     def load_nodes(self, session_id: str) -> list[TalkNode]:
         self.get_session(session_id)  # SessionNotFoundError for an unknown id
-        rows = self._read(f"SELECT {_NODE_COLUMNS} FROM nodes WHERE session_id = ? ORDER BY node_id", (session_id,))
-        try:
-            return [_node(row) for row in rows]
-        except (TypeError, ValueError) as exc:
-            raise StoreCorrupt(
-                f"a stored node of session {session_id!r} is damaged ({exc}); it cannot be resumed: "
-                "close the session, or repair the store"
-            ) from None
+        rows = self._read(f"SELECT {NODE_COLUMNS} FROM nodes WHERE session_id = ? ORDER BY node_id", (session_id,))
+        return nodes_from_rows(session_id, rows)
 
     def count_rounds(self, session_id: str) -> int:
         rows = self._read("SELECT COUNT(*) FROM nodes WHERE session_id = ? AND state = 'speak'", (session_id,))
@@ -264,49 +243,3 @@ class SqliteStore(ConversationStore):
     def close(self) -> None:
         with self._lock:
             self._db.close()
-
-
-def _record(row: tuple) -> SessionRecord:
-    session_id, characters, created, metadata, clock_ms = row
-    try:
-        return SessionRecord(session_id, tuple(json.loads(characters)), created, json.loads(metadata), clock_ms)
-    except (TypeError, ValueError) as exc:
-        raise StoreCorrupt(
-            f"the stored record of session {session_id!r} is damaged ({exc}); it cannot be resumed: "
-            "close the session, or repair the store"
-        ) from None
-
-
-def _node(row: tuple) -> TalkNode:
-    (
-        node_id,
-        state,
-        character,
-        text,
-        emotion,
-        confidence,
-        distribution,
-        depth,
-        parent,
-        ls,
-        source,
-        created,
-        cut,
-        spoken,
-    ) = row
-    return TalkNode(
-        id=node_id,
-        state=DialogueState(state),
-        character=character,
-        text=text,
-        emotion=emotion,
-        confidence=confidence,
-        distribution=tuple(json.loads(distribution)),
-        depth=depth,
-        parent=parent,
-        left_sibling=ls,
-        source=NodeSource(source),
-        created_unix_ms=created,
-        interrupted=bool(cut),
-        spoken_text=spoken,
-    )

@@ -19,6 +19,7 @@ OPTIONAL = {
     "tensorrt": "tensorrt",
     "torch": "torch",
     "diffusers": "diffusers",
+    "psycopg": "psycopg",  # the PostgreSQL conversation store
 }
 
 

@@ -15,7 +15,7 @@ from eai_avatar.runtime.config import RuntimeConfig
 from eai_avatar.runtime.pipeline import Models
 from eai_avatar.runtime.server import AvatarServicer, create_server
 from eai_avatar.runtime.sessions import SessionManager
-from eai_avatar.runtime.store import SqliteStore
+from eai_avatar.runtime.store import ConversationStore, SqliteStore
 from eai_avatar.v1 import common_pb2, converse_pb2, service_pb2_grpc, session_pb2
 
 FAST = session_pb2.OutputOptions(pacing=session_pb2.PACING_AS_FAST_AS_POSSIBLE, include_images=False)
@@ -28,10 +28,13 @@ def models():
 
 
 @contextlib.asynccontextmanager
-async def running(models, db, config: RuntimeConfig | None = None, token: str | None = None, lock_timeout_s=10.0):
-    """A started server on a free port; yields (stub, manager, servicer, channel)."""
+async def running(models, db, config: RuntimeConfig | None = None, token: str | None = None, lock_timeout_s=10.0,
+                  store: ConversationStore | None = None):  # fmt: skip
+    """A started server on a free port, on the SQLite file `db` or on `store` (closed with the server); yields
+    (stub, manager, servicer, channel)."""
     config = config or models.config
-    manager = SessionManager(models, SqliteStore(db, timeout_s=lock_timeout_s), config)
+    store = store or SqliteStore(db, timeout_s=lock_timeout_s)
+    manager = SessionManager(models, store, config)
     servicer = AvatarServicer(manager=manager, workers=2)
     server, port = await create_server("127.0.0.1:0", servicer, token=token)
     await server.start()

@@ -41,6 +41,8 @@ def test_each_source_overrides_the_one_before(tmp_path):
         ("[server]\ntls_cert = 'a.pem'", "TLS needs both"),
         ("threads = 'two'", "threads must be int"),
         ("threads = [", "not valid TOML"),
+        ("[store]\npath = 'mysql://db/avatars'", "is a mysql:// URL; a store is a SQLite file or a postgresql://"),
+        ("[store]\nschema = 'Avatars'", "schema 'Avatars' must be a lower-case name"),
     ],
 )
 def test_bad_files_are_refused_by_name(tmp_path, text, message):

@@ -81,6 +81,6 @@ def test_the_all_extra_installs_from_the_public_registry_alone():
     extras = setup.call_args.kwargs["extras_require"]
     names = {requirement.split("=")[0].split(">")[0].split("<")[0].strip() for requirement in extras["all"]}
     assert not names & {"tensorrt", "cuda-python", "onnxruntime-gpu"}
-    for extra in ("train", "tts", "voices", "asr", "ingest", "dev"):
+    for extra in ("train", "tts", "voices", "asr", "ingest", "postgres", "dev"):
         assert set(extras[extra]) <= set(extras["all"])
     assert "tensorrt" in " ".join(extras["tensorrt"])
