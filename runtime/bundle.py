@@ -349,6 +349,8 @@ class Bundle:
             raise KeyError(f"the bundle has no model {name!r}; it has {', '.join(self.models)}")
         if backend == "tensorrt":
             return create_engine(self.tensorrt_plan(name), backend, **options)
+        if backend == "triton":  # served under the bundle's name; the engine checks it against the manifest entry
+            return create_engine(self.path(name), backend, model=name, expected=self.models[name], **options)
         engine = create_engine(self.path(name), backend, **options)
         problems = _interface_problems(self.models[name], engine) if self.verify else []
         if problems:

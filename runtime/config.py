@@ -6,8 +6,10 @@ the environment ($EAI_AVATAR_*); command-line flags. `RuntimeConfig.load(...)` a
 refuses unknown keys and bad values with a message naming them. A file looks like:
 
     threads = 2
-    [engines]            # per model: onnxruntime | onnxruntime-cuda | tensorrt
+    [engines]            # per model: onnxruntime | onnxruntime-cuda | tensorrt | triton
     renderer = "onnxruntime"
+    [triton]             # the server of the models whose engine is "triton"
+    url = "127.0.0.1:8001"
     [limits]
     queued_events = 32
     [store]
@@ -31,9 +33,10 @@ from typing import Any
 from eai_avatar.vocabulary import MAX_TEXT_CHARS
 
 #: The models of a bundle that run on an engine, and the backends that can run them. "onnxruntime-cuda" is
-#: onnxruntime with its CUDA provider (pip install 'eai-avatar[gpu]'); "tensorrt" needs plans built for this GPU.
+#: onnxruntime with its CUDA provider (pip install 'eai-avatar[gpu]'); "tensorrt" needs plans built for this GPU;
+#: "triton" asks the Triton Inference Server at `[triton] url` (pip install 'eai-avatar[triton]').
 MODELS = ("crhmg_encoder", "crhmg_generator", "audio2exp", "renderer")
-ENGINE_BACKENDS = ("onnxruntime", "onnxruntime-cuda", "tensorrt")
+ENGINE_BACKENDS = ("onnxruntime", "onnxruntime-cuda", "tensorrt", "triton")
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,16 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class TritonConfig:
+    """The Triton Inference Server that runs the models whose engine is "triton" (gRPC, each model under its bundle
+    name: `eai-avatar triton serve` or the repository `eai-avatar export --triton-repo` writes). A call that gets no
+    answer within `timeout_s` fails its turn with UNAVAILABLE."""
+
+    url: str = "127.0.0.1:8001"
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class RuntimeConfig:
     bundle: str = ""  # engine bundle folder; empty: the bundle that ships
     speech_recognizer: str = "whisper"  # a human's speech: whisper (offline), openai (an endpoint) or none
@@ -105,6 +118,7 @@ class RuntimeConfig:
     chunking: Chunking = Chunking()
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
+    triton: TritonConfig = TritonConfig()
 
     def __post_init__(self):
         engines = dict.fromkeys(MODELS, "onnxruntime") | dict(self.engines)
@@ -120,6 +134,9 @@ class RuntimeConfig:
         for section in (self.limits, self.chunking):
             for item in fields(section):
                 _positive(section, item.name)
+        _positive(self.triton, "timeout_s")
+        if not self.triton.url.strip():
+            raise ValueError("triton.url is empty; give the server's host:port (Triton's gRPC port is 8001)")
         if self.store.retries < 0 or self.store.lock_timeout_s <= 0 or self.store.retry_backoff_s < 0:
             raise ValueError("store: retries and retry_backoff_s must be >= 0 and lock_timeout_s > 0")
         from eai_avatar.runtime.store.locations import check_location, check_schema_name
@@ -167,7 +184,8 @@ class RuntimeConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuntimeConfig:
-        sections = {"limits": Limits, "chunking": Chunking, "store": StoreConfig, "server": ServerConfig}
+        sections = {"limits": Limits, "chunking": Chunking, "store": StoreConfig, "server": ServerConfig,
+                    "triton": TritonConfig}  # fmt: skip
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key in sections:
@@ -249,6 +267,7 @@ ENVIRONMENT = {
     "EAI_AVATAR_DB": "store.path",
     "EAI_AVATAR_DB_SCHEMA": "store.schema",
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
+    "EAI_AVATAR_TRITON_URL": "triton.url",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},
 }

@@ -30,3 +30,9 @@ class FailedPrecondition(RuntimeError):
 class Unavailable(RuntimeError):
     """A transient fault outside the request (the store is locked or its disk full, a backend is unreachable); the
     request may succeed when retried: UNAVAILABLE."""
+
+
+class EngineUnavailable(Unavailable):
+    """A model's engine cannot answer now: a remote inference server (Triton) unreachable, its model not ready, or
+    a request to it that failed or timed out. The turn that needed it fails; the session stays, and the next
+    request tries the server again: UNAVAILABLE."""

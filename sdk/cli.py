@@ -40,6 +40,15 @@ COMMANDS: dict[str, tuple] = {
         },
     ),
     "export": ("eai_avatar.export.commands.export_models", "trained models to an engine bundle (ONNX, fp16, int8)"),
+    "triton": (
+        "serve a bundle's models from NVIDIA Triton",
+        {
+            "serve": (
+                "eai_avatar.runtime.commands.triton_serve",
+                "a bundle's ONNX files on PyTriton's tritonserver (CPU, onnxruntime)",
+            ),
+        },
+    ),
     "bundle": (
         "inspect and update engine bundles",
         {

@@ -1,7 +1,9 @@
 """Shared fixtures for the whole suite."""
 
 import os
+import socket
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,32 @@ def postgres_schema(postgres_url) -> str:
     yield schema
     with psycopg.connect(postgres_url, autocommit=True) as connection:
         connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+#: The PyTriton venv the Triton tests make once (from PyPI, ~30 s) and reuse: .cache/ of the checkout, gitignored.
+PYTRITON_VENV = Path(os.environ.get("EAI_AVATAR_PYTRITON_VENV") or Path(__file__).resolve().parents[1] / ".cache"
+                     / "pytriton-venv")  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pytriton_python() -> Path:
+    """The PyTriton venv's python (made here if missing: it needs PyPI, as `make test` does)."""
+    from eai_avatar.runtime.triton.environment import ensure_venv
+
+    return ensure_venv(PYTRITON_VENV)
+
+
+@pytest.fixture(scope="session")
+def triton_server(pytriton_python):
+    """PyTriton's tritonserver serving every model of the bundle that ships (onnxruntime on the CPU)."""
+    from eai_avatar.runtime.bundle import default_bundle_path
+    from eai_avatar.runtime.triton.environment import TritonProcess
+
+    with TritonProcess(pytriton_python, default_bundle_path(), grpc_port=free_port()) as server:
+        yield server

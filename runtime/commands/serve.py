@@ -26,6 +26,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"engine backend, for every model or one ({', '.join(MODELS)}); backends: "
                         f"{', '.join(ENGINE_BACKENDS)}. Repeatable, e.g. --engine onnxruntime "
                         "--engine renderer=tensorrt")  # fmt: skip
+    parser.add_argument("--triton-url", metavar="HOST:PORT", help="the Triton server of the models with engine "
+                        "triton (default $EAI_AVATAR_TRITON_URL, else 127.0.0.1:8001)")  # fmt: skip
     parser.add_argument("--threads", type=int, help="model threads (onnxruntime and workers; default 2)")
 
 
@@ -58,7 +60,7 @@ def load_config(args: argparse.Namespace, **extra):
     from eai_avatar.runtime.config import RuntimeConfig
 
     overrides = {"bundle": str(args.bundle) if args.bundle else None, "threads": args.threads,
-                 **engine_overrides(args.engine), **extra}  # fmt: skip
+                 "triton.url": args.triton_url, **engine_overrides(args.engine), **extra}  # fmt: skip
     return RuntimeConfig.load(args.config, overrides=overrides)
 
 

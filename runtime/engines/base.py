@@ -63,6 +63,7 @@ BACKENDS: dict[str, str] = {
     "onnxruntime": "eai_avatar.runtime.engines.onnx:OnnxEngine",
     "onnxruntime-cuda": "eai_avatar.runtime.engines.onnx:OnnxCudaEngine",
     "tensorrt": "eai_avatar.runtime.engines.tensorrt:TensorRTEngine",
+    "triton": "eai_avatar.runtime.engines.triton:TritonEngine",
 }
 
 

@@ -39,7 +39,8 @@ class Models:
         self.bundle = bundle
         self.config = config or RuntimeConfig()
         threads = threads or self.config.threads
-        engines = {name: bundle.engine(name, self.config.engines[name], threads=threads) for name in MODELS}
+        engines = {name: bundle.engine(name, self.config.engines[name], **self._engine_options(name, threads))
+                   for name in MODELS}  # fmt: skip
         self.head_masks: HeadMaskGenerator = engine_head_mask_generator(
             engines["crhmg_encoder"], engines["crhmg_generator"]
         )
@@ -50,6 +51,12 @@ class Models:
         self._recognizer, self._tts = recognizer, tts
         self._speech_recognizer, self._speech_problem = speech_recognizer, ""
         self._lock = threading.Lock()
+
+    def _engine_options(self, name: str, threads: int) -> dict:
+        """What model `name`'s backend is made with: a Triton server's address, or threads on this machine."""
+        if self.config.engines[name] == "triton":
+            return {"url": self.config.triton.url, "timeout_s": self.config.triton.timeout_s}
+        return {"threads": threads}
 
     @property
     def recognizer(self):

@@ -20,6 +20,7 @@ OPTIONAL = {
     "torch": "torch",
     "diffusers": "diffusers",
     "psycopg": "psycopg",  # the PostgreSQL conversation store
+    "tritonclient": "tritonclient",  # the Triton engine backend
 }
 
 
