@@ -74,13 +74,16 @@ class StoreConfig:
     """The conversation store. `path` is a SQLite file (empty: $EAI_AVATAR_DB, else
     ~/.local/share/eai-avatar/conversations.db; ":memory:" keeps nothing) or a postgresql:// URL, whose tables are
     in `schema` (the `postgres` extra). A write that meets a lock waits `lock_timeout_s`, then is retried `retries`
-    times `retry_backoff_s` apart (doubling) before the client is told the store is unavailable."""
+    times `retry_backoff_s` apart (doubling) before the client is told the store is unavailable. A replica driving a
+    session holds its lease for `lease_ttl_s`, renewed every third of it: after a replica dies, another may take its
+    sessions over that long after its last renewal (DESIGN.md section 13)."""
 
     path: str = ""
     schema: str = "eai_avatar"  # PostgreSQL only: replicas that share a conversation share the schema
     lock_timeout_s: float = 2.0
     retries: int = 2
     retry_backoff_s: float = 0.25
+    lease_ttl_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,9 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     publish: str = ""  # ZeroMQ address of the frame publisher, e.g. tcp://127.0.0.1:5556
+    # This server's name in session leases; empty: the host's name. Replicas on one store need different ones; a
+    # replica restarted under its name takes its sessions back at once, under a new one after their leases run out.
+    replica_id: str = ""
     reflection: bool = True
 
 
@@ -139,6 +145,10 @@ class RuntimeConfig:
             raise ValueError("triton.url is empty; give the server's host:port (Triton's gRPC port is 8001)")
         if self.store.retries < 0 or self.store.lock_timeout_s <= 0 or self.store.retry_backoff_s < 0:
             raise ValueError("store: retries and retry_backoff_s must be >= 0 and lock_timeout_s > 0")
+        if not self.store.lease_ttl_s >= 0.1:
+            raise ValueError(f"store.lease_ttl_s must be at least 0.1 s, got {self.store.lease_ttl_s!r}")
+        if self.server.replica_id != self.server.replica_id.strip():
+            raise ValueError(f"server.replica_id {self.server.replica_id!r} has spaces around it")
         from eai_avatar.runtime.store.locations import check_location, check_schema_name
 
         check_location(self.store.path)
@@ -267,6 +277,7 @@ ENVIRONMENT = {
     "EAI_AVATAR_DB": "store.path",
     "EAI_AVATAR_DB_SCHEMA": "store.schema",
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
+    "EAI_AVATAR_REPLICA_ID": "server.replica_id",
     "EAI_AVATAR_TRITON_URL": "triton.url",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},

@@ -46,6 +46,7 @@ from eai_avatar.events import (
 from eai_avatar.v1 import common_pb2, converse_pb2, service_pb2_grpc, session_pb2, tree_pb2
 
 __all__ = [
+    "SESSION_METADATA_KEY",
     "AsyncAvatarClient",
     "AsyncConversation",
     "AudioChunk",
@@ -77,6 +78,9 @@ __all__ = [
 # gRPC's default 4 MB receive limit is below one RAW_RGBA frame at 1024x1024 (the contract's maximum size).
 _MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES)]
+#: Metadata every call about a session carries, so a proxy in front of several servers can send all of a session's
+#: calls to one of them (session affinity: deploy/README.md). The server itself does not read it.
+SESSION_METADATA_KEY = "eai-avatar-session"
 
 _MODES = {"agent_agent": session_pb2.MODE_AGENT_AGENT, "human_agent": session_pb2.MODE_HUMAN_AGENT}
 _IMAGE_ENCODINGS = {
@@ -475,6 +479,9 @@ class _ClientBase:
             grpc.ssl_channel_credentials(root_certificates=_root_certificates(root_certificates)) if tls else None
         )
 
+    def _session_metadata(self, session_id: str) -> tuple[tuple[str, str], ...]:
+        return (*self._metadata, (SESSION_METADATA_KEY, session_id))
+
     def _fail(self, err: grpc.RpcError, what: str) -> AvatarError:
         return _error(err, what, self.target, self._token is not None)
 
@@ -495,7 +502,7 @@ class Conversation:
         self._finished = False  # the response stream is over
         self._requests.put(_Events.attach(session_id)[0])
         # grpc consumes the request generator in its own thread, so writes never wait for reads.
-        self._call = client._stub.Converse(self._request_iterator(), metadata=client._metadata)
+        self._call = client._stub.Converse(self._request_iterator(), metadata=client._session_metadata(session_id))
 
     def _request_iterator(self):
         while True:
@@ -614,9 +621,10 @@ class AvatarClient(_ClientBase):
             self._channel = grpc.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
         self._stub = service_pb2_grpc.AvatarServiceStub(self._channel)
 
-    def _unary(self, method: str, request):
+    def _unary(self, method: str, request, session_id: str = ""):
+        metadata = self._session_metadata(session_id) if session_id else self._metadata
         try:
-            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=self.timeout)
+            return getattr(self._stub, method)(request, metadata=metadata, timeout=self.timeout)
         except grpc.RpcError as err:
             raise self._fail(err, method) from None
 
@@ -646,7 +654,7 @@ class AvatarClient(_ClientBase):
     def close_session(self, session_id: str) -> int:
         """End a session and delete its stored tree; returns the rounds the tree held."""
         request = session_pb2.CloseSessionRequest(session_id=_session_id(session_id))
-        return self._unary("CloseSession", request).rounds
+        return self._unary("CloseSession", request, request.session_id).rounds
 
     def get_tree(self, session_id: str) -> tree_pb2.TalkingTree:
         """The session's whole Interactive Talking Tree (every page), as the wire's TalkingTree message."""
@@ -658,7 +666,8 @@ class AvatarClient(_ClientBase):
     def get_tree_page(self, session_id: str, after_node: int = 0, max_nodes: int = 0) -> tree_pb2.TalkingTree:
         """The nodes after `after_node`, at most `max_nodes` (0: the server's page limit); `.more` says if others
         follow."""
-        return self._unary("GetTree", _tree_request(session_id, after_node, max_nodes))
+        request = _tree_request(session_id, after_node, max_nodes)
+        return self._unary("GetTree", request, request.session_id)
 
     def converse(self, session_id: str) -> Conversation:
         """Open a Converse stream attached to `session_id`."""
@@ -703,7 +712,7 @@ class AsyncConversation:
         self._closed = False
         self._finished = False
         self._requests.put_nowait(_Events.attach(session_id)[0])
-        self._call = client._stub.Converse(self._request_iterator(), metadata=client._metadata)
+        self._call = client._stub.Converse(self._request_iterator(), metadata=client._session_metadata(session_id))
         self._first_status: tuple[grpc.StatusCode | None, str | None] = (None, None)
         self._call.add_done_callback(self._remember_status)
 
@@ -844,9 +853,10 @@ class AsyncAvatarClient(_ClientBase):
             self._channel = grpc.aio.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
         self._stub = service_pb2_grpc.AvatarServiceStub(self._channel)
 
-    async def _unary(self, method: str, request):
+    async def _unary(self, method: str, request, session_id: str = ""):
+        metadata = self._session_metadata(session_id) if session_id else self._metadata
         try:
-            return await getattr(self._stub, method)(request, metadata=self._metadata, timeout=self.timeout)
+            return await getattr(self._stub, method)(request, metadata=metadata, timeout=self.timeout)
         except grpc.RpcError as err:
             raise self._fail(err, method) from None
 
@@ -869,7 +879,7 @@ class AsyncAvatarClient(_ClientBase):
 
     async def close_session(self, session_id: str) -> int:
         request = session_pb2.CloseSessionRequest(session_id=_session_id(session_id))
-        return (await self._unary("CloseSession", request)).rounds
+        return (await self._unary("CloseSession", request, request.session_id)).rounds
 
     async def get_tree(self, session_id: str) -> tree_pb2.TalkingTree:
         """See AvatarClient.get_tree."""
@@ -879,7 +889,8 @@ class AsyncAvatarClient(_ClientBase):
         return tree
 
     async def get_tree_page(self, session_id: str, after_node: int = 0, max_nodes: int = 0) -> tree_pb2.TalkingTree:
-        return await self._unary("GetTree", _tree_request(session_id, after_node, max_nodes))
+        request = _tree_request(session_id, after_node, max_nodes)
+        return await self._unary("GetTree", request, request.session_id)
 
     def converse(self, session_id: str) -> AsyncConversation:
         """Open a Converse stream attached to `session_id` (needs a running event loop)."""

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", help="the token itself (visible in `ps`: prefer --token-file or the environment)")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain: serve TLS (with --tls-key)")
     parser.add_argument("--tls-key", type=Path, help="PEM private key for --tls-cert")
+    parser.add_argument("--replica-id", help="this server's name in session leases, when several serve one "
+                        "PostgreSQL store (default $EAI_AVATAR_REPLICA_ID, else the host's name)")  # fmt: skip
     parser.add_argument("--publish", help="mirror frames, audio and events on a ZeroMQ PUB socket, e.g. "
                         "tcp://127.0.0.1:5556 or ipc:///tmp/eai-avatar")  # fmt: skip
 
@@ -79,7 +81,7 @@ async def _serve(args: argparse.Namespace) -> None:
                                   "server.token_file": str(args.token_file) if args.token_file else None,
                                   "server.tls_cert": str(args.tls_cert) if args.tls_cert else None,
                                   "server.tls_key": str(args.tls_key) if args.tls_key else None,
-                                  "server.publish": args.publish})  # fmt: skip
+                                  "server.publish": args.publish, "server.replica_id": args.replica_id})  # fmt: skip
     server_config = config.server
     tls = None
     if server_config.tls_cert:
@@ -101,7 +103,7 @@ async def _serve(args: argparse.Namespace) -> None:
     engines = ", ".join(sorted(set(config.engines.values())))
     extras = (", TLS" if tls else "") + (", token auth" if server_config.token else "")
     sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, "
-                     f"store {store.location}, engines {engines}{extras})\n")  # fmt: skip
+                     f"store {store.location}, replica {manager.replica_id}, engines {engines}{extras})\n")  # fmt: skip
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -56,7 +56,7 @@ from eai_avatar.runtime.pipeline.stages import (
     output_indices,
 )
 from eai_avatar.runtime.rig import FaceRig, MaskReference, RigParams
-from eai_avatar.runtime.store.base import ConversationStore, StoreUnavailable, commit_round
+from eai_avatar.runtime.store.base import ConversationStore, LeaseLost, StoreUnavailable, commit_round
 from eai_avatar.runtime.tts.base import SpeechAudio
 from eai_avatar.vocabulary import FPS, NEUTRAL, SAMPLE_RATE, SAMPLES_PER_FRAME
 
@@ -136,6 +136,9 @@ class Conversation:
         self.output = output or OutputSpec()
         self.human = human
         self.store, self.session_id = store, session_id
+        # The replica's hold on the session (sessions/manager.py take): every write names it, so once another replica
+        # has taken the session over nothing more is written from here. None: writes are not fenced (tools, tests).
+        self.lease = None
         self.config = config or models.config
         self.clock_frames = -(-clock_ms * FPS // 1000)  # the session's video clock: model frames since its start
         self.rng = np.random.default_rng(seed)
@@ -216,7 +219,7 @@ class Conversation:
         if self.store is not None:
             try:
                 commit_round(self.store, self.session_id, [speak, listen], end_ms, self.config.store.retries,
-                             self.config.store.retry_backoff_s)  # fmt: skip
+                             self.config.store.retry_backoff_s, lease=self.lease)  # fmt: skip
             except BaseException:
                 self.q.pop()
                 self.q.pop()
@@ -301,8 +304,9 @@ class Conversation:
             self.tree.mark_interrupted(plan.speak_node_id, spoken)
             if self.store is not None:
                 try:
-                    self.store.mark_interrupted(self.session_id, plan.speak_node_id, spoken, self.clock_ms)
-                except (StoreUnavailable, LookupError, ValueError) as exc:
+                    self.store.mark_interrupted(self.session_id, plan.speak_node_id, spoken, self.clock_ms,
+                                                lease=self.lease)  # fmt: skip
+                except (StoreUnavailable, LeaseLost, LookupError, ValueError) as exc:
                     logger.warning("could not store the interruption of node %d: %s", plan.speak_node_id, exc)
         else:
             self.store_clock()
@@ -311,12 +315,13 @@ class Conversation:
 
     def store_clock(self, clock_ms: int | None = None) -> None:
         """Store where the clock stands (or will stand: `clock_ms`). A store that fails here costs nothing: the
-        stored clock (a turn's planned end) is then ahead of the real one, and the clock only ever moves on."""
+        stored clock (a turn's planned end) is then ahead of the real one, and the clock only ever moves on. A lease
+        lost to another replica costs nothing here either: the stream ends at its next renewal or commit."""
         if self.store is None:
             return
         try:
-            self.store.set_clock(self.session_id, self.clock_ms if clock_ms is None else clock_ms)
-        except (StoreUnavailable, LookupError) as exc:
+            self.store.set_clock(self.session_id, self.clock_ms if clock_ms is None else clock_ms, lease=self.lease)
+        except (StoreUnavailable, LeaseLost, LookupError) as exc:
             logger.warning("could not store the clock of session %s: %s", self.session_id, exc)
 
     def _listener_drawn(self, listener: str) -> bool:

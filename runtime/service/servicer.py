@@ -23,11 +23,15 @@ from eai_avatar.runtime.pipeline.events import StreamFailed
 from eai_avatar.runtime.service import translate
 from eai_avatar.runtime.service.decoding import Undecodable as UndecodableMessage
 from eai_avatar.runtime.sessions import SessionManager, SessionStream, Undecodable
+from eai_avatar.runtime.sessions.leases import LeaseKeeper
+from eai_avatar.runtime.store.base import SessionLeased
 from eai_avatar.v1 import service_pb2_grpc, session_pb2
 
 logger = logging.getLogger(__name__)
 
 _EXPECTED = (ValueError, LookupError, RuntimeError)
+#: Trailing metadata of an attach refused because another replica drives the session (service.proto).
+LEASE_HOLDER_KEY, RETRY_AFTER_KEY = "eai-avatar-lease-holder", "eai-avatar-retry-after-ms"
 
 
 def _statuses(method):
@@ -104,8 +108,8 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
     @_statuses
     async def GetTree(self, request, context):  # noqa: N802
         manager = await self._manager(context)
-        session = await self._run(manager.get, request.session_id)
-        return await self._run(translate.tree_page, session.conversation, session.id, request, self.limits)
+        tree, accumulated = await self._run(manager.tree, request.session_id)
+        return await self._run(translate.tree_page, tree, accumulated, request.session_id, request, self.limits)
 
     @_statuses
     async def CloseSession(self, request, context):  # noqa: N802
@@ -121,10 +125,15 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
         if first is None or first.WhichOneof("event") != "attach":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first event of a stream must be attach")
         try:
-            session = await self._run(manager.get, first.attach.session_id)
+            session = await self._run(manager.take, first.attach.session_id)
+        except SessionLeased as error:  # another replica drives it: say which, and when it may be tried here again
+            metadata = ((LEASE_HOLDER_KEY, error.holder), (RETRY_AFTER_KEY, str(error.retry_after_ms)))
+            await context.abort(status_code(error), str(error), metadata)
         except _EXPECTED as error:
             await context.abort(status_code(error), str(error))
-        stream = SessionStream(session, self._commands(request_iterator), self.limits, self.executor, self.mirrors)
+        keeper = LeaseKeeper(manager.store, session, manager.lease_ttl_s)
+        stream = SessionStream(session, self._commands(request_iterator), self.limits, self.executor, self.mirrors,
+                               keeper)  # fmt: skip
         self.streams.add(stream)
         try:
             async for event in stream.events():
@@ -139,7 +148,10 @@ class AvatarServicer(service_pb2_grpc.AvatarServiceServicer):
             logger.exception("stream of session %s failed", session.id)
             await context.abort(grpc.StatusCode.INTERNAL, "the server failed on this stream (logged)")
         finally:
-            self.streams.discard(stream)
+            # Kept until its producer has let go (its last write, its lease), which may be after the call ended, so
+            # stop_streams waits for that before the store closes.
+            finished = asyncio.ensure_future(stream.finished())
+            finished.add_done_callback(lambda _: self.streams.discard(stream))
 
     async def _commands(self, request_iterator) -> AsyncIterator:
         async for event in request_iterator:

@@ -120,10 +120,11 @@ def session_response(session_id: str, settings) -> session_pb2.CreateSessionResp
                                                  end_of_speech_ms=settings.hearing.end_of_speech_ms))  # fmt: skip
 
 
-def tree_page(conversation, session_id: str, request: tree_pb2.GetTreeRequest, limits: Limits) -> tree_pb2.TalkingTree:
-    """A page of the session's tree, with each node's Q as the conversation computed it when the node was added."""
+def tree_page(tree, accumulated, session_id: str, request: tree_pb2.GetTreeRequest,
+              limits: Limits) -> tree_pb2.TalkingTree:  # fmt: skip
+    """A page of the session's tree, with each node's Q (`accumulated`) as computed when the node was added."""
     page = min(request.max_nodes or limits.tree_page_nodes, limits.tree_page_nodes)
-    return tree_to_proto(conversation.tree, session_id, accumulated=conversation.q, after_node=request.after_node,
+    return tree_to_proto(tree, session_id, accumulated=accumulated, after_node=request.after_node,
                          max_nodes=page)  # fmt: skip
 
 

@@ -3,13 +3,19 @@ conversation store (so they survive a restart); held in memory as a `Session` wh
 
 A session is driven by one stream at a time: attaching a second stream ends the first with StreamEnd
 ("attached elsewhere"). Closing a session ends its stream within one chunk and deletes its tree.
+
+Across replicas (servers on one store) a session is driven by one replica at a time: `take` holds the session's
+lease in the store before a stream drives it, and loads the session from the store unless this process's copy is
+known to be current (DESIGN.md section 13).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -17,8 +23,10 @@ from dataclasses import dataclass, replace
 
 from eai_avatar.runtime.config import RuntimeConfig
 from eai_avatar.runtime.errors import FailedPrecondition, InvalidInput, LimitExceeded, NotFound
+from eai_avatar.runtime.itt import InteractiveTalkingTree
+from eai_avatar.runtime.itt.propagation import IncrementalQ
 from eai_avatar.runtime.pipeline import Conversation, Models, OutputSpec
-from eai_avatar.runtime.store.base import ConversationStore, SessionRecord
+from eai_avatar.runtime.store.base import ConversationStore, Lease, SessionRecord, StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +136,11 @@ class Session:
         self.stream = None  # the SessionStream attached now
         self.closed = False
         self.last_used = time.monotonic()
+        self.lease: Lease | None = None  # this replica's hold on the session in the store, once taken
+        # The lease epoch at which this copy was known to equal the store (0: made here, never driven; None: loaded
+        # without a lease, so another replica may have written since). Only the epoch's holder writes, so while the
+        # store's epoch is still this one, this copy is current.
+        self.known_epoch: int | None = None
 
     @property
     def dialogue(self):
@@ -159,8 +172,12 @@ class SessionManager:
     def __init__(self, models: Models, store: ConversationStore, config: RuntimeConfig | None = None):
         self.models, self.store = models, store
         self.config = config or models.config
+        self.replica_id = self.config.server.replica_id or socket.gethostname()
+        self.lease_ttl_s = self.config.store.lease_ttl_s
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+        # Takes run one at a time in a process, so two attaches here to one session agree on which copy drives it.
+        self._taking = threading.Lock()
 
     # ------------------------------------------------------------------ creating
 
@@ -173,7 +190,9 @@ class SessionManager:
         session_id = secrets.token_urlsafe(12)
         record = SessionRecord(session_id, settings.characters, int(time.time() * 1000), settings.to_metadata())
         self.store.create_session(record)
-        self._remember(Session(session_id, settings, self._conversation(session_id, settings, record), dialogue))
+        session = Session(session_id, settings, self._conversation(session_id, settings, record), dialogue)
+        session.known_epoch = 0  # nobody has held its lease, so nobody else can have written it
+        self._remember(session)
         return session_id, settings
 
     def resolve(self, request: SessionRequest) -> SessionSettings:
@@ -260,6 +279,49 @@ class SessionManager:
         session = Session(session_id, settings, self._conversation(session_id, settings, record))
         return self._remember(session)
 
+    def take(self, session_id: str) -> Session:
+        """The session, to be driven by a stream here: its lease taken (or carried on) for this replica, and the
+        copy in memory current with the store. SessionLeased (UNAVAILABLE) while another replica's lease is live;
+        SessionNotFoundError for an unknown id; StoreCorrupt for a damaged tree (the lease is let go again).
+
+        A copy in memory is kept when the store's epoch before this acquisition is the one it was known current
+        at; otherwise the session is loaded from the store after the lease is held (so nothing written before the
+        take is missed, and nothing can be written after it but by this replica), and an older copy's stream, if
+        any, is stopped: its writes are fenced anyway."""
+        with self._taking:
+            cached = self.loaded(session_id)
+            known = cached.known_epoch if cached is not None else None
+            lease = self.store.acquire_lease(session_id, self.replica_id, self.lease_ttl_s, known)
+            if cached is not None and known is not None and lease.epoch - int(lease.taken) == known:
+                session = cached
+            else:
+                try:
+                    record = self.store.get_session(session_id)
+                    settings = SessionSettings.from_record(record)
+                    session = Session(session_id, settings, self._conversation(session_id, settings, record))
+                except BaseException:
+                    # Not driven after all: let the other replicas have it now. A store that cannot be reached for
+                    # this only delays that until the lease runs out, so the load's own error is what is raised.
+                    with contextlib.suppress(StoreUnavailable):
+                        self.store.release_lease(session_id, lease)
+                    raise
+                self._replace(session, cached)
+            session.lease, session.known_epoch = lease, lease.epoch
+            session.conversation.lease = lease
+            session.last_used = time.monotonic()
+            return session
+
+    def tree(self, session_id: str) -> tuple[InteractiveTalkingTree, IncrementalQ]:
+        """The session's tree and Q as the store has them now (GetTree): this process's copy when a stream here
+        drives the session or nobody has taken it since the copy was current, else read from the store (another
+        replica drives it, or did)."""
+        cached = self.loaded(session_id)
+        if cached is not None and (cached.stream is not None or
+                                   cached.known_epoch == self.store.read_lease(session_id).epoch):  # fmt: skip
+            return cached.conversation.tree, cached.conversation.q
+        tree = self.store.load_tree(session_id)  # SessionNotFoundError, StoreCorrupt
+        return tree, IncrementalQ.of_tree(tree)
+
     def loaded(self, session_id: str) -> Session | None:
         """The session if this process holds it in memory."""
         with self._lock:
@@ -272,6 +334,14 @@ class SessionManager:
         return Conversation(self.models, settings.characters, tree, seed=settings.seed + tree.rounds,
                             voices=settings.voices, output=settings.output, human=settings.human, store=self.store,
                             session_id=session_id, clock_ms=record.clock_ms, config=self.config)  # fmt: skip
+
+    def _replace(self, session: Session, older: Session | None) -> None:
+        """`session` is this process's copy from now on; `older`'s stream (another take has fenced it) ends."""
+        if older is not None and older.stream is not None:
+            older.stream.stop("attached elsewhere: another replica drove this session since, and it was loaded again")
+        with self._lock:
+            self._sessions.pop(session.id, None)
+        self._remember(session)
 
     def _remember(self, session: Session) -> Session:
         """Keep `session` in memory, dropping the least recently used idle ones beyond the limit. Idle means no

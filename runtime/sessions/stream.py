@@ -12,9 +12,11 @@ Three parts, each with its own bound:
               own session back and pins a bounded amount of memory.
     events()  what the output yields: the outbox, in order, ending with StreamEnded (or StreamFailed).
 
-`stop(reason)` (a second attach, CloseSession, the server stopping) ends the producer at the next chunk; the
-stream then ends with StreamEnded(reason), even when its client is not reading. An Interrupt stops the turn in
-progress at the next chunk and drops queued agent work; a bad command becomes a Notice and the stream goes on.
+`stop(reason)` (a second attach, CloseSession, the server stopping, another replica taking the session over) ends
+the producer at the next chunk; the stream then ends with StreamEnded(reason), even when its client is not reading.
+An Interrupt stops the turn in progress at the next chunk and drops queued agent work; a bad command becomes a
+Notice and the stream goes on. With a `LeaseKeeper` the stream renews its replica's lease on the session while it
+runs and lets go at its end.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ from eai_avatar.runtime.sessions.commands import (
     SpeakLine,
     Undecodable,
 )
+from eai_avatar.runtime.sessions.leases import LeaseKeeper
 from eai_avatar.runtime.sessions.listening import HumanListener, Listen, SpeechEnded, SpeechStarted
 from eai_avatar.runtime.sessions.manager import Session
+from eai_avatar.runtime.store.base import LeaseLost
 from eai_avatar.vocabulary import FPS
 
 logger = logging.getLogger(__name__)
@@ -174,12 +178,15 @@ class SessionStream:
         limits: queue and outbox bounds, text and audio limits.
         executor: where model work runs (None: the loop's default).
         mirrors: outputs that see every event too (e.g. the ZeroMQ publisher): callables (session_id, event).
+        lease: keeps this replica's lease on the session while the stream runs (None: no lease, one server alone).
     """
 
     def __init__(self, session: Session, commands: AsyncIterator[Command], limits: Limits, executor=None,
-                 mirrors: Iterable[Callable[[str, Event], None]] = ()):  # fmt: skip
+                 mirrors: Iterable[Callable[[str, Event], None]] = (), lease: LeaseKeeper | None = None):  # fmt: skip
         self.session, self.commands, self.limits, self.executor = session, commands, limits, executor
         self.mirrors = list(mirrors)
+        self.lease = lease
+        self._keeping: asyncio.Task | None = None
         self.queue = CommandQueue(limits.queued_events)
         self.outbox = Outbox(limits.outbox_events)
         self._stop = asyncio.Event()
@@ -228,6 +235,8 @@ class SessionStream:
 
     async def events(self) -> AsyncIterator[Event]:
         self.session.attach(self)
+        if self.lease is not None:
+            self._keeping = asyncio.create_task(self.lease.keep(self.stop))
         self._producer = asyncio.create_task(self._produce())
         reader = asyncio.create_task(self._read())
         try:
@@ -289,7 +298,17 @@ class SessionStream:
                 await self._serve_commands()
                 if self._utterance is not None:  # an utterance left open: its frames were shown, keep the clock
                     await self._run(conversation.store_clock)
+        await self._let_go_of_the_lease()
         self.outbox.put_urgent(StreamEnded(self._stop_reason or "client ended"))
+
+    async def _let_go_of_the_lease(self) -> None:
+        """After the last write: stop renewing, and let go unless a newer stream here drives the session now (it
+        carries the same hold on)."""
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+        if self.lease is not None and self.session.stream in (None, self):
+            await asyncio.get_running_loop().run_in_executor(None, self.lease.release)
 
     async def _serve_commands(self) -> None:
         while True:
@@ -304,6 +323,10 @@ class SessionStream:
             self._busy = not isinstance(command, Listen | SpeechStarted)
             try:
                 await self._execute(command, epoch)
+            except LeaseLost as lost:  # another replica drives the session now: nothing more is done from here
+                await self._notice("warning", str(lost), lost, number)
+                self.stop(f"attached elsewhere: replica {lost.holder!r} took this session over")
+                return
             except EXPECTED as error:
                 await self._notice("warning", str(error), error, number)
             except Exception as error:  # a failing backend (TTS, an LLM endpoint) must not end the session

@@ -7,6 +7,9 @@ picks one by location: a postgresql:// URL or a file.
 
 from eai_avatar.runtime.store.base import (
     ConversationStore,
+    Lease,
+    LeaseLost,
+    SessionLeased,
     SessionNotFoundError,
     SessionRecord,
     StoreCorrupt,
@@ -17,6 +20,6 @@ from eai_avatar.runtime.store.base import (
 from eai_avatar.runtime.store.locations import DEFAULT_SCHEMA, is_postgres_url, open_store
 from eai_avatar.runtime.store.sqlite import SqliteStore
 
-__all__ = ["DEFAULT_SCHEMA", "ConversationStore", "SessionNotFoundError", "SessionRecord", "SqliteStore",
-           "StoreCorrupt", "StoreUnavailable", "commit_round", "default_db_path", "is_postgres_url",
-           "open_store"]  # fmt: skip
+__all__ = ["DEFAULT_SCHEMA", "ConversationStore", "Lease", "LeaseLost", "SessionLeased", "SessionNotFoundError",
+           "SessionRecord", "SqliteStore", "StoreCorrupt", "StoreUnavailable", "commit_round", "default_db_path",
+           "is_postgres_url", "open_store"]  # fmt: skip

@@ -3,6 +3,13 @@
 Guarantees every store gives: a round's nodes commit whole or not at all, ids run 1..N without gaps, a call that
 returns has made its change durable, and a fault outside the request (a lock held by another process, a full
 disk, an I/O error) is a `StoreUnavailable` with a message a person can act on, never a raw driver exception.
+
+Leases (DESIGN.md section 13): a session is driven by one replica at a time. The replica that drives it holds a
+`Lease` in the store (holder, epoch, expiry) and renews it; another replica is refused (`SessionLeased`) until it
+runs out. Every take of a lease raises its epoch by one, and a write that names a lease (`lease=`) commits only
+while the store still holds that holder and epoch, in the write's own transaction: a replica that lost its lease
+can never write after another took it over (`LeaseLost`). Every store decides with the same function
+(`decide_lease`), on its own clock: the database server's for PostgreSQL, the machine's for a SQLite file.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eai_avatar.runtime.errors import FailedPrecondition, NotFound, Unavailable
@@ -37,6 +45,67 @@ class StoreUnavailable(Unavailable):
 class StoreCorrupt(FailedPrecondition):
     """What the store holds for a session is not a tree eq. 7 could have grown (a gap in the node ids, a wrong
     link): the session cannot be resumed until it is repaired or closed."""
+
+
+class SessionLeased(Unavailable):
+    """Another replica holds a live lease on the session: it drives the session until the lease runs out (or it lets
+    go). Nothing was changed; attach to that replica, or here again after `retry_after_ms`."""
+
+    def __init__(self, session_id: str, holder: str, expires_unix_ms: int, now_unix_ms: int):
+        self.session_id, self.holder, self.expires_unix_ms = session_id, holder, expires_unix_ms
+        self.retry_after_ms = max(0, expires_unix_ms - now_unix_ms)
+        until = datetime.fromtimestamp(expires_unix_ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        super().__init__(f"session {session_id!r} is driven by replica {holder!r} (its lease runs until {until}, "
+                         f"{self.retry_after_ms / 1000:.1f} s from now): attach there, or here again once the lease "
+                         "has run out")  # fmt: skip
+
+
+class LeaseLost(FailedPrecondition):
+    """A write named a lease the store no longer holds for the session: another replica took the session over (or
+    this replica did again, from a newer stream), so this one must stop driving it. Nothing was written."""
+
+    def __init__(self, session_id: str, lease: Lease, holder: str, epoch: int):
+        self.session_id, self.lease, self.holder, self.epoch = session_id, lease, holder, epoch
+        super().__init__(f"replica {holder!r} took session {session_id!r} over (lease {epoch}; this stream held lease "
+                         f"{lease.epoch} for replica {lease.holder!r}); nothing more is written from here")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A replica's hold on a session. `epoch` counts the takes (it rises by one with each), so (holder, epoch) names
+    one hold exactly and is the fence a write is checked against; `expires_unix_ms` is on the store's clock.
+    `taken` says whether this acquisition was a take (a new epoch) or carried on the hold it named."""
+
+    holder: str = ""  # the replica id; empty: never held
+    epoch: int = 0
+    expires_unix_ms: int = 0
+    taken: bool = False
+
+    def live(self, now_unix_ms: int) -> bool:
+        return bool(self.holder) and self.expires_unix_ms > now_unix_ms
+
+
+def decide_lease(session_id: str, stored: Lease, holder: str, held_epoch: int | None, now_unix_ms: int,
+                 ttl_s: float) -> Lease:  # fmt: skip
+    """What `acquire_lease` stores, the same for every store, given the stored lease (read under the session's
+    write lock): `holder` carries on the hold of `held_epoch` if the store still has it; else takes a new epoch if
+    the lease is free, run out or its own (a replica restarted under its id, or a second copy of a session in one
+    process: the newest wins and fences the other); else SessionLeased."""
+    if not holder:
+        raise ValueError("a lease needs a holder (the replica's id)")
+    expires = now_unix_ms + max(1, round(ttl_s * 1000))
+    if stored.holder == holder and held_epoch is not None and stored.epoch == held_epoch:
+        return Lease(holder, stored.epoch, expires, taken=False)
+    if stored.holder != holder and stored.live(now_unix_ms):
+        raise SessionLeased(session_id, stored.holder, stored.expires_unix_ms, now_unix_ms)
+    return Lease(holder, stored.epoch + 1, expires, taken=True)
+
+
+def check_fence(session_id: str, lease: Lease | None, holder: str, epoch: int) -> None:
+    """A write naming `lease` may go on only while the store holds that very hold (LeaseLost otherwise). Expiry is
+    not checked: a hold that lapsed but that nobody took is still the only one, and the take is what fences."""
+    if lease is not None and (holder, epoch) != (lease.holder, lease.epoch):
+        raise LeaseLost(session_id, lease, holder, epoch)
 
 
 @dataclass(frozen=True)
@@ -82,18 +151,43 @@ class ConversationStore(ABC):
         """All stored sessions, oldest first."""
 
     @abstractmethod
-    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None) -> None:
+    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None,
+                     lease: Lease | None = None) -> None:  # fmt: skip
         """Durably append new nodes, atomically (all or none), and set the session's clock in the same transaction
-        when `clock_ms` is given. ValueError if an id is already stored or the ids would leave a gap."""
+        when `clock_ms` is given. ValueError if an id is already stored or the ids would leave a gap; LeaseLost if
+        `lease` is given and the store no longer holds it (checked in the same transaction)."""
 
     @abstractmethod
-    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
+    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None,
+                         lease: Lease | None = None) -> None:  # fmt: skip
         """Durably record that speak node `node_id`'s turn stopped after `spoken_text` (and set the clock with it).
-        The one change a stored node takes after it was appended; ValueError if there is no such speak node."""
+        The one change a stored node takes after it was appended; ValueError if there is no such speak node;
+        LeaseLost as for append_nodes."""
 
     @abstractmethod
-    def set_clock(self, session_id: str, clock_ms: int) -> None:
-        """Durably set the session's presentation clock (where its next turn starts)."""
+    def set_clock(self, session_id: str, clock_ms: int, lease: Lease | None = None) -> None:
+        """Durably set the session's presentation clock (where its next turn starts); LeaseLost as for
+        append_nodes."""
+
+    @abstractmethod
+    def acquire_lease(self, session_id: str, holder: str, ttl_s: float, held_epoch: int | None = None) -> Lease:
+        """Take (or carry on) the session's lease for replica `holder` until `ttl_s` from now, as `decide_lease`
+        says; SessionLeased while another replica's lease is live, SessionNotFoundError for an unknown id."""
+
+    @abstractmethod
+    def renew_lease(self, session_id: str, lease: Lease, ttl_s: float) -> Lease:
+        """Push the hold's expiry to `ttl_s` from now; LeaseLost if the store no longer holds `lease`,
+        SessionNotFoundError if the session is gone (closed)."""
+
+    @abstractmethod
+    def release_lease(self, session_id: str, lease: Lease) -> None:
+        """Let go: the hold runs out now, so another replica may take the session at once. The holder and epoch stay,
+        so the same hold carries on if its replica acquires again first. Nothing happens if the store no longer holds
+        `lease` or the session is gone."""
+
+    @abstractmethod
+    def read_lease(self, session_id: str) -> Lease:
+        """The session's lease as stored (holder "" if it was never held); SessionNotFoundError if absent."""
 
     @abstractmethod
     def load_nodes(self, session_id: str) -> list[TalkNode]:
@@ -128,14 +222,16 @@ class ConversationStore(ABC):
 
 
 def commit_round(store: ConversationStore, session_id: str, nodes: Sequence[TalkNode], clock_ms: int, retries: int = 2,
-                 backoff_s: float = 0.25, sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+                 backoff_s: float = 0.25, sleep: Callable[[float], None] = time.sleep,
+                 lease: Lease | None = None) -> None:  # fmt: skip
     """Append a round's nodes (and the clock after it) durably, retrying a store that is unavailable `retries`
     times, `backoff_s` apart and doubling. Raises StoreUnavailable when every attempt failed: nothing was stored.
+    With `lease`, each attempt commits only under that hold (LeaseLost, not retried, once another replica has it).
 
     A retry after a commit whose answer was lost finds its own nodes stored; that is success, not a conflict."""
     for attempt in range(retries + 1):
         try:
-            store.append_nodes(session_id, nodes, clock_ms)
+            store.append_nodes(session_id, nodes, clock_ms, lease=lease)
             return
         except StoreUnavailable as exc:
             if attempt == retries:

@@ -16,6 +16,13 @@ what to do. How they hold with many writers in many processes:
   turns it back on for itself.
 - Connections come from a pool that checks each one before handing it out, so a server restart costs the calls
   in flight (StoreUnavailable, retried), not the store.
+- A session's lease (base.py) is three columns of its row, read under the same row lock as every write, so a fenced
+  write and a takeover are ordered like any two writes to the session. Its clock is the database server's
+  (`clock_timestamp()`), the one clock every replica shares, so replicas whose clocks disagree still agree on
+  when a lease runs out. A replica that stops inside a transaction (paused, cut off) would keep its session's row
+  locked, and so keep any other replica from taking the session over, until its connection died: the server ends
+  such a transaction after `idle_in_transaction_session_timeout` (3 x timeout_s, at least 5 s; every transaction
+  here runs its statements back to back, so only a stopped client ever idles in one).
 
 Tables live in their own schema (`schema`, default "eai_avatar"), made with them on first use; rows are laid out
 as SQLite lays them out (rows.py).
@@ -33,7 +40,15 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from eai_avatar.runtime.itt.tree import TalkNode
-from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord, StoreUnavailable
+from eai_avatar.runtime.store.base import (
+    ConversationStore,
+    Lease,
+    SessionNotFoundError,
+    SessionRecord,
+    StoreUnavailable,
+    check_fence,
+    decide_lease,
+)
 from eai_avatar.runtime.store.locations import DEFAULT_SCHEMA, check_schema_name, is_postgres_url, redact_url
 from eai_avatar.runtime.store.rows import (
     NODE_COLUMN_COUNT,
@@ -45,8 +60,9 @@ from eai_avatar.runtime.store.rows import (
     session_row,
 )
 
-#: The PostgreSQL layout's own version (it started with everything SQLite's version 3 has).
-SCHEMA_VERSION = 1
+#: The PostgreSQL layout's own version (it started with everything SQLite's version 3 has). 2: sessions.lease_* (one
+#: replica drives a session at a time; SQLite's version 4). A version 1 layout is upgraded in place.
+SCHEMA_VERSION = 2
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS {schema}.meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -55,7 +71,10 @@ _TABLES = (
         characters TEXT NOT NULL,          -- JSON list of the two identity names
         created_unix_ms BIGINT NOT NULL,
         metadata TEXT NOT NULL,            -- JSON object
-        clock_ms BIGINT NOT NULL DEFAULT 0
+        clock_ms BIGINT NOT NULL DEFAULT 0,
+        lease_holder TEXT NOT NULL DEFAULT '',            -- the replica driving the session ('' never held)
+        lease_epoch BIGINT NOT NULL DEFAULT 0,            -- takes so far: (holder, epoch) fences every write
+        lease_expires_unix_ms BIGINT NOT NULL DEFAULT 0   -- on the database server's clock
     )""",
     """CREATE TABLE IF NOT EXISTS {schema}.nodes (
         session_id TEXT NOT NULL REFERENCES {schema}.sessions (session_id) ON DELETE CASCADE,
@@ -76,6 +95,20 @@ _TABLES = (
         PRIMARY KEY (session_id, node_id)
     )""",
 )
+
+#: What a version 1 layout gains (version 2): the lease, never held, on every stored session.
+_UPGRADES = {
+    1: (
+        "ALTER TABLE {schema}.sessions ADD COLUMN IF NOT EXISTS lease_holder TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE {schema}.sessions ADD COLUMN IF NOT EXISTS lease_epoch BIGINT NOT NULL DEFAULT 0",
+        "ALTER TABLE {schema}.sessions ADD COLUMN IF NOT EXISTS lease_expires_unix_ms BIGINT NOT NULL DEFAULT 0",
+    ),
+}
+
+_LEASE_COLUMNS = "lease_holder, lease_epoch, lease_expires_unix_ms"
+#: Now, in ms since the epoch, on the database server's clock (clock_timestamp: the time of the statement itself,
+#: not of the transaction's start, which a lock wait may have delayed).
+_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 
 def _storable(session_id: str) -> bool:
@@ -159,6 +192,12 @@ class PostgresStore(ConversationStore):
                         first = "INSERT INTO {schema}.meta VALUES ('schema_version', %s) ON CONFLICT DO NOTHING"
                         connection.execute(self._statement(first), (str(SCHEMA_VERSION),))
                     stored = connection.execute(self._statement(version)).fetchone()
+                    if stored is not None and int(stored[0]) in _UPGRADES:
+                        for statement in _UPGRADES[int(stored[0])]:
+                            connection.execute(self._statement(statement))
+                        upgraded = "UPDATE {schema}.meta SET value = %s WHERE key = 'schema_version'"
+                        connection.execute(self._statement(upgraded), (str(SCHEMA_VERSION),))
+                        stored = (str(SCHEMA_VERSION),)
         except psycopg.Error as exc:
             raise _fault(exc, self.location) from None
         if stored is None or int(stored[0]) != SCHEMA_VERSION:
@@ -166,8 +205,11 @@ class PostgresStore(ConversationStore):
             raise ValueError(f"conversation store {self.location}: {found}, this runtime reads {SCHEMA_VERSION}")
 
     def _configure(self, connection: psycopg.Connection) -> None:
-        """Each new connection: a lock wait bounded by timeout_s, and commits that wait for the WAL flush."""
+        """Each new connection: a lock wait bounded by timeout_s, a transaction left idle ended (so a stopped
+        replica cannot hold a session's row lock), and commits that wait for the WAL flush."""
         connection.execute("SELECT set_config('lock_timeout', %s, false)", (f"{round(self.timeout_s * 1000)}ms",))
+        idle_ms = round(max(5.0, 3 * self.timeout_s) * 1000)
+        connection.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)", (f"{idle_ms}ms",))
         if connection.execute("SHOW synchronous_commit").fetchone()[0] == "off":
             connection.execute("SET synchronous_commit = on")
 
@@ -186,14 +228,30 @@ class PostgresStore(ConversationStore):
         except (psycopg.Error, PoolTimeout) as exc:
             raise _fault(exc, self.location) from None
 
-    def _lock_session(self, cursor: psycopg.Cursor, session_id: str) -> bool:
+    def _lock_session(self, cursor: psycopg.Cursor, session_id: str) -> tuple[Lease, int] | None:
         """Lock the session's row for the rest of the transaction (writers to one session queue here, across
-        processes; every write takes this lock first, so two writers never wait on each other in a cycle). False
-        when there is no such session."""
+        processes; every write takes this lock first, so two writers never wait on each other in a cycle), and read
+        its lease and the server's clock under the lock. None when there is no such session."""
         if not _storable(session_id):
-            return False
-        statement = "SELECT 1 FROM {schema}.sessions WHERE session_id = %s FOR UPDATE"
-        return cursor.execute(self._statement(statement), (session_id,)).fetchone() is not None
+            return None
+        statement = f"SELECT {_LEASE_COLUMNS}, {_NOW_MS} FROM {{schema}}.sessions WHERE session_id = %s FOR UPDATE"
+        row = cursor.execute(self._statement(statement), (session_id,)).fetchone()
+        return None if row is None else (Lease(row[0], row[1], row[2]), row[3])
+
+    def _fence(self, cursor: psycopg.Cursor, session_id: str, lease: Lease | None) -> int:
+        """Lock the session's row; SessionNotFoundError for an unknown id, LeaseLost for a hold that is gone.
+        Returns the server's clock (ms since the epoch)."""
+        locked = self._lock_session(cursor, session_id)
+        if locked is None:
+            raise SessionNotFoundError(session_id)
+        stored, now_ms = locked
+        check_fence(session_id, lease, stored.holder, stored.epoch)
+        return now_ms
+
+    def _store_lease(self, cursor: psycopg.Cursor, session_id: str, lease: Lease) -> None:
+        statement = ("UPDATE {schema}.sessions SET lease_holder = %s, lease_epoch = %s, lease_expires_unix_ms = %s "
+                     "WHERE session_id = %s")  # fmt: skip
+        cursor.execute(self._statement(statement), (lease.holder, lease.epoch, lease.expires_unix_ms, session_id))
 
     def _read(self, text: str, params: tuple = ()) -> list[tuple]:
         try:
@@ -224,8 +282,7 @@ class PostgresStore(ConversationStore):
 
     def update_metadata(self, session_id: str, metadata: dict) -> None:
         with self._transaction(session_id) as cursor:
-            if not self._lock_session(cursor, session_id):
-                raise SessionNotFoundError(session_id)
+            self._fence(cursor, session_id, None)
             statement = "UPDATE {schema}.sessions SET metadata = %s WHERE session_id = %s"
             cursor.execute(self._statement(statement), (json.dumps(metadata), session_id))
 
@@ -235,7 +292,8 @@ class PostgresStore(ConversationStore):
         rows = self._read(f"SELECT {SESSION_COLUMNS} FROM {{schema}}.sessions ORDER BY {order}")
         return [record_from_row(row) for row in rows]
 
-    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None) -> None:
+    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None,
+                     lease: Lease | None = None) -> None:  # fmt: skip
         # One INSERT of every row (not executemany, whose pipeline logs a warning when a duplicate id aborts it,
         # which a retried commit_round expects).
         row = "(" + ", ".join(["%s"] * (1 + NODE_COLUMN_COUNT)) + ")"
@@ -243,8 +301,7 @@ class PostgresStore(ConversationStore):
         values = [value for n in nodes for value in (session_id, *node_row(n))]
         try:
             with self._transaction(session_id) as cursor:
-                if not self._lock_session(cursor, session_id):
-                    raise SessionNotFoundError(session_id)
+                self._fence(cursor, session_id, lease)
                 # Read after the lock: under READ COMMITTED this sees every append committed before ours.
                 last_statement = "SELECT COALESCE(MAX(node_id), 0) FROM {schema}.nodes WHERE session_id = %s"
                 last = cursor.execute(self._statement(last_statement), (session_id,)).fetchone()[0]
@@ -258,11 +315,14 @@ class PostgresStore(ConversationStore):
         except errors.UniqueViolation:
             raise ValueError(f"session {session_id!r}: node ids {[n.id for n in nodes]} are already stored") from None
 
-    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
+    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None,
+                         lease: Lease | None = None) -> None:  # fmt: skip
         # As in SQLite: the clock is set even when the node is not there (the ValueError says so after the commit).
         changed = 0
         with self._transaction(session_id) as cursor:
-            if self._lock_session(cursor, session_id):
+            if lease is not None:
+                self._fence(cursor, session_id, lease)  # the row is locked from here on
+            if lease is not None or self._lock_session(cursor, session_id):
                 statement = ("UPDATE {schema}.nodes SET interrupted = TRUE, spoken_text = %s "
                              "WHERE session_id = %s AND node_id = %s AND state = 'speak'")  # fmt: skip
                 changed = cursor.execute(self._statement(statement), (spoken_text, session_id, node_id)).rowcount
@@ -271,15 +331,47 @@ class PostgresStore(ConversationStore):
         if not changed:
             raise ValueError(f"session {session_id!r} has no stored speak node {node_id}")
 
-    def set_clock(self, session_id: str, clock_ms: int) -> None:
+    def set_clock(self, session_id: str, clock_ms: int, lease: Lease | None = None) -> None:
         with self._transaction(session_id) as cursor:
-            if not self._lock_session(cursor, session_id):
-                raise SessionNotFoundError(session_id)
+            self._fence(cursor, session_id, lease)
             self._set_clock(cursor, session_id, clock_ms)
 
     def _set_clock(self, cursor: psycopg.Cursor, session_id: str, clock_ms: int) -> None:
         statement = "UPDATE {schema}.sessions SET clock_ms = %s WHERE session_id = %s"
         cursor.execute(self._statement(statement), (clock_ms, session_id))
+
+    def acquire_lease(self, session_id: str, holder: str, ttl_s: float, held_epoch: int | None = None) -> Lease:
+        with self._transaction(session_id) as cursor:
+            locked = self._lock_session(cursor, session_id)
+            if locked is None:
+                raise SessionNotFoundError(session_id)
+            stored, now_ms = locked
+            lease = decide_lease(session_id, stored, holder, held_epoch, now_ms, ttl_s)
+            self._store_lease(cursor, session_id, lease)
+        return lease
+
+    def renew_lease(self, session_id: str, lease: Lease, ttl_s: float) -> Lease:
+        with self._transaction(session_id) as cursor:
+            now_ms = self._fence(cursor, session_id, lease)
+            renewed = Lease(lease.holder, lease.epoch, now_ms + max(1, round(ttl_s * 1000)))
+            self._store_lease(cursor, session_id, renewed)
+        return renewed
+
+    def release_lease(self, session_id: str, lease: Lease) -> None:
+        if not _storable(session_id):
+            return
+        statement = (f"UPDATE {{schema}}.sessions SET lease_expires_unix_ms = LEAST(lease_expires_unix_ms, {_NOW_MS}) "
+                     "WHERE session_id = %s AND lease_holder = %s AND lease_epoch = %s")  # fmt: skip
+        with self._transaction(session_id) as cursor:
+            cursor.execute(self._statement(statement), (session_id, lease.holder, lease.epoch))
+
+    def read_lease(self, session_id: str) -> Lease:
+        if not _storable(session_id):
+            raise SessionNotFoundError(session_id)
+        rows = self._read(f"SELECT {_LEASE_COLUMNS} FROM {{schema}}.sessions WHERE session_id = %s", (session_id,))
+        if not rows:
+            raise SessionNotFoundError(session_id)
+        return Lease(*rows[0])
 
     def load_nodes(self, session_id: str) -> list[TalkNode]:
         self.get_session(session_id)  # SessionNotFoundError for an unknown id
@@ -297,8 +389,7 @@ class PostgresStore(ConversationStore):
 
     def delete_session(self, session_id: str) -> None:
         with self._transaction(session_id) as cursor:
-            if not self._lock_session(cursor, session_id):
-                raise SessionNotFoundError(session_id)
+            self._fence(cursor, session_id, None)
             # The nodes go with the session (ON DELETE CASCADE).
             cursor.execute(self._statement("DELETE FROM {schema}.sessions WHERE session_id = %s"), (session_id,))
 

@@ -4,7 +4,9 @@ Each `append_nodes` is one IMMEDIATE transaction with synchronous=FULL, so a nod
 call returns and a SIGKILLed process loses nothing it had appended. Rows are append-only: a node stores
 only its backward links (parent, left sibling); the forward links follow from eq. 7 when the tree is
 rebuilt, so a crash can never leave a half-updated link. An append whose first id does not follow the
-stored ones is refused, so a gap can never be written.
+stored ones is refused, so a gap can never be written. A session's lease (base.py) is three columns of its row,
+read and written inside the same IMMEDIATE transactions, so a fenced write and a takeover never interleave; its
+clock is this machine's (a SQLite file is one machine's).
 
 Conversations are private: the file (and SQLite's -wal and -shm files, which take its mode) is made 0600, and
 a folder the store makes for it 0700. Driver faults become `StoreUnavailable` with a message that says what to
@@ -17,12 +19,21 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from eai_avatar.runtime.itt.tree import TalkNode
-from eai_avatar.runtime.store.base import ConversationStore, SessionNotFoundError, SessionRecord, StoreUnavailable
+from eai_avatar.runtime.store.base import (
+    ConversationStore,
+    Lease,
+    SessionNotFoundError,
+    SessionRecord,
+    StoreUnavailable,
+    check_fence,
+    decide_lease,
+)
 from eai_avatar.runtime.store.rows import (
     NODE_COLUMN_COUNT,
     NODE_COLUMNS,
@@ -34,8 +45,9 @@ from eai_avatar.runtime.store.rows import (
 )
 
 # 2: sessions.clock_ms (the presentation clock survives a restart). 3: nodes.interrupted and spoken_text (a turn
-# cut short keeps the words it said). Older files are upgraded in place.
-SCHEMA_VERSION = 3
+# cut short keeps the words it said). 4: sessions.lease_* (one replica drives a session at a time). Older files are
+# upgraded in place.
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,7 +56,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     characters TEXT NOT NULL,          -- JSON list of the two identity names
     created_unix_ms INTEGER NOT NULL,
     metadata TEXT NOT NULL,            -- JSON object
-    clock_ms INTEGER NOT NULL DEFAULT 0
+    clock_ms INTEGER NOT NULL DEFAULT 0,
+    lease_holder TEXT NOT NULL DEFAULT '',            -- the replica driving the session ('' never held)
+    lease_epoch INTEGER NOT NULL DEFAULT 0,           -- takes so far: (holder, epoch) fences every write
+    lease_expires_unix_ms INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS nodes (
     session_id TEXT NOT NULL REFERENCES sessions(session_id) ON DELETE CASCADE,
@@ -71,7 +86,16 @@ _ADDED_COLUMNS = (
     ("sessions", "clock_ms", "INTEGER NOT NULL DEFAULT 0"),
     ("nodes", "interrupted", "INTEGER NOT NULL DEFAULT 0"),
     ("nodes", "spoken_text", "TEXT NOT NULL DEFAULT ''"),
+    ("sessions", "lease_holder", "TEXT NOT NULL DEFAULT ''"),
+    ("sessions", "lease_epoch", "INTEGER NOT NULL DEFAULT 0"),
+    ("sessions", "lease_expires_unix_ms", "INTEGER NOT NULL DEFAULT 0"),
 )
+
+_LEASE_COLUMNS = "lease_holder, lease_epoch, lease_expires_unix_ms"
+
+
+def _now_unix_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 def _private_file(path: Path) -> None:
@@ -154,6 +178,18 @@ class SqliteStore(ConversationStore):
                     raise _fault(exc, self.path) from None
                 raise
 
+    def _stored_lease(self, session_id: str) -> Lease:
+        """The session's lease, read inside a write transaction (so under the write lock); SessionNotFoundError."""
+        row = self._db.execute(f"SELECT {_LEASE_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,)).fetchone()
+        if row is None:
+            raise SessionNotFoundError(session_id)
+        return Lease(*row)
+
+    def _fence(self, session_id: str, lease: Lease | None) -> None:
+        """Inside a write transaction: SessionNotFoundError for an unknown id, LeaseLost for a hold that is gone."""
+        stored = self._stored_lease(session_id)
+        check_fence(session_id, lease, stored.holder, stored.epoch)
+
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self._lock:
             try:
@@ -189,12 +225,12 @@ class SqliteStore(ConversationStore):
         rows = self._read(f"SELECT {SESSION_COLUMNS} FROM sessions ORDER BY created_unix_ms, session_id")
         return [record_from_row(row) for row in rows]
 
-    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None) -> None:
+    def append_nodes(self, session_id: str, nodes: Sequence[TalkNode], clock_ms: int | None = None,
+                     lease: Lease | None = None) -> None:  # fmt: skip
         rows = [(session_id, *node_row(n)) for n in nodes]
         try:
             with self._write():
-                if not self._db.execute("SELECT 1 FROM sessions WHERE session_id = ?", (session_id,)).fetchone():
-                    raise SessionNotFoundError(session_id)
+                self._fence(session_id, lease)
                 last = self._db.execute("SELECT MAX(node_id) FROM nodes WHERE session_id = ?", (session_id,))
                 last = last.fetchone()[0] or 0
                 if nodes and min(n.id for n in nodes) > last + 1:
@@ -207,8 +243,11 @@ class SqliteStore(ConversationStore):
         except sqlite3.IntegrityError:
             raise ValueError(f"session {session_id!r}: node ids {[n.id for n in nodes]} are already stored") from None
 
-    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None) -> None:
+    def mark_interrupted(self, session_id: str, node_id: int, spoken_text: str, clock_ms: int | None = None,
+                         lease: Lease | None = None) -> None:  # fmt: skip
         with self._write():
+            if lease is not None:
+                self._fence(session_id, lease)
             changed = self._db.execute(
                 "UPDATE nodes SET interrupted = 1, spoken_text = ? WHERE session_id = ? AND node_id = ? AND "
                 "state = 'speak'", (spoken_text, session_id, node_id)).rowcount  # fmt: skip
@@ -217,12 +256,47 @@ class SqliteStore(ConversationStore):
         if not changed:
             raise ValueError(f"session {session_id!r} has no stored speak node {node_id}")
 
-    def set_clock(self, session_id: str, clock_ms: int) -> None:
+    def set_clock(self, session_id: str, clock_ms: int, lease: Lease | None = None) -> None:
         with self._write():
+            if lease is not None:
+                self._fence(session_id, lease)
             changed = self._db.execute("UPDATE sessions SET clock_ms = ? WHERE session_id = ?",
                                        (clock_ms, session_id)).rowcount  # fmt: skip
         if not changed:
             raise SessionNotFoundError(session_id)
+
+    def acquire_lease(self, session_id: str, holder: str, ttl_s: float, held_epoch: int | None = None) -> Lease:
+        with self._write():
+            lease = decide_lease(session_id, self._stored_lease(session_id), holder, held_epoch, _now_unix_ms(), ttl_s)
+            self._store_lease(session_id, lease)
+        return lease
+
+    def renew_lease(self, session_id: str, lease: Lease, ttl_s: float) -> Lease:
+        with self._write():
+            self._fence(session_id, lease)
+            renewed = Lease(lease.holder, lease.epoch, _now_unix_ms() + max(1, round(ttl_s * 1000)))
+            self._store_lease(session_id, renewed)
+        return renewed
+
+    def release_lease(self, session_id: str, lease: Lease) -> None:
+        with self._write():
+            self._db.execute(
+                "UPDATE sessions SET lease_expires_unix_ms = min(lease_expires_unix_ms, ?) "
+                "WHERE session_id = ? AND lease_holder = ? AND lease_epoch = ?",
+                (_now_unix_ms(), session_id, lease.holder, lease.epoch),
+            )
+
+    def read_lease(self, session_id: str) -> Lease:
+        rows = self._read(f"SELECT {_LEASE_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        if not rows:
+            raise SessionNotFoundError(session_id)
+        return Lease(*rows[0])
+
+    def _store_lease(self, session_id: str, lease: Lease) -> None:
+        self._db.execute(
+            "UPDATE sessions SET lease_holder = ?, lease_epoch = ?, lease_expires_unix_ms = ? WHERE session_id = ?",
+            (lease.holder, lease.epoch, lease.expires_unix_ms, session_id),
+        )
 
     def load_nodes(self, session_id: str) -> list[TalkNode]:
         self.get_session(session_id)  # SessionNotFoundError for an unknown id

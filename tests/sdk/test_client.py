@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from eai_avatar.client import (
+    SESSION_METADATA_KEY,
     AsyncAvatarClient,
     AudioChunk,
     AuthenticationError,
@@ -56,6 +57,7 @@ class FakeAvatarService(service_pb2_grpc.AvatarServiceServicer):
     def __init__(self, token: str | None = None):
         self.token = token
         self.authorizations: list[str | None] = []
+        self.session_headers: list[str | None] = []  # the affinity metadata of each call (deploy/README.md)
         self.received: list[str] = []  # the oneof names of client events, in order
         self.sent_images: dict[tuple[str, int], bytes] = {}
         self.create_requests: list[session_pb2.CreateSessionRequest] = []
@@ -63,6 +65,7 @@ class FakeAvatarService(service_pb2_grpc.AvatarServiceServicer):
     async def _check_token(self, context):
         authorization = dict(context.invocation_metadata()).get("authorization")
         self.authorizations.append(authorization)
+        self.session_headers.append(dict(context.invocation_metadata()).get(SESSION_METADATA_KEY))
         if self.token is not None and authorization != f"Bearer {self.token}":
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
 
@@ -380,6 +383,29 @@ def test_token_reaches_the_server_and_a_wrong_one_is_refused(serve):
 
     asyncio.run(wrong_async())
     assert fake.authorizations[2:] == ["Bearer wrong", "Bearer wrong", None, "Bearer wrong", "Bearer wrong"]
+
+
+def test_calls_about_a_session_name_it_for_a_proxy(serve):
+    """Converse, GetTree and CloseSession carry the session id as metadata (a proxy routes on it); the others none."""
+    port, fake = serve()
+    with AvatarClient(f"127.0.0.1:{port}") as client:
+        client.list_identities()
+        client.create_session(["ada", "bo"])
+        with client.converse("sess-1") as conversation:
+            conversation.end()
+            list(conversation)
+        client.get_tree("sess-1")
+        client.close_session("sess-1")
+
+    async def calls():
+        async with AsyncAvatarClient(f"127.0.0.1:{port}") as client:
+            await client.get_tree("sess-1")
+            conversation = client.converse("sess-1")
+            await conversation.end()
+            [event async for event in conversation]
+
+    asyncio.run(calls())
+    assert fake.session_headers == [None, None] + ["sess-1"] * 5
 
 
 def test_server_errors_and_bad_arguments(serve):

@@ -67,8 +67,8 @@ def test_schemas_keep_stores_apart_and_the_same_schema_is_shared(postgres_url, p
 def test_a_layout_newer_than_the_runtime_is_refused(postgres_url, postgres_schema):
     open_store(postgres_url, schema=postgres_schema).close()
     with psycopg.connect(postgres_url, autocommit=True, options=f"-c search_path={postgres_schema}") as connection:
-        connection.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    with pytest.raises(ValueError, match="schema version 2, this runtime reads 1"):
+        connection.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    with pytest.raises(ValueError, match="schema version 3, this runtime reads 2"):
         open_store(postgres_url, schema=postgres_schema)
 
 
