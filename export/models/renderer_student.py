@@ -27,9 +27,10 @@ class RendererStudentConfig:
     # A learned picture per identity (3 x size x size, at the network's working resolution) given to the first
     # block: the control image describes only the head, so the neck, shirt and background come from here. 0: none.
     reference_size: int = 0
-    # A full-resolution head after the unfold: two 3x3 convolutions over (coarse RGB, control image) add a
-    # correction, so hair edges and face lines follow the control's own pixels instead of the 4x4-folded guess.
-    # 0: none (the first bundles).
+    # A full-resolution head after the unfold: two 3x3 convolutions over (coarse RGB, control image, the identity's
+    # reference picture resized to the frame) add a correction, so hair edges, eyes and the neck and shoulder lines
+    # (which the control does not show) are drawn at full resolution instead of guessed 4x4 pixels at a time; give
+    # it a full-size `reference_size` for sharp shoulders. 0: none (the first bundles).
     detail_channels: int = 0
 
     def __post_init__(self):
@@ -85,7 +86,7 @@ class RendererStudent(nn.Module):
         self.to_rgb = nn.Conv2d(c[0], 3 * config.fold**2, 1)
         if config.detail_channels:
             self.detail = nn.Sequential(
-                nn.Conv2d(3 + CONTROL_CHANNELS, config.detail_channels, 3, padding=1),
+                nn.Conv2d(3 + CONTROL_CHANNELS + extra, config.detail_channels, 3, padding=1),
                 nn.ReLU(),
                 nn.Conv2d(config.detail_channels, 3, 3, padding=1),
             )
@@ -94,11 +95,7 @@ class RendererStudent(nn.Module):
         code = self.identity_embedding(identity)
         skips, x = [], self.fold(control)
         if self.config.reference_size:
-            reference = self.references[identity]
-            if reference.shape[-2:] != x.shape[-2:]:
-                size = x.shape[-2:]
-                reference = nn.functional.interpolate(reference, size=size, mode="bilinear", align_corners=False)
-            x = torch.cat([x, reference], dim=1)
+            x = torch.cat([x, self._reference(identity, x.shape[-2:])], dim=1)
         for encoder in self.encoders:
             x = encoder(x, code)
             skips.append(x)
@@ -107,6 +104,14 @@ class RendererStudent(nn.Module):
             x = decoder(torch.cat([x, skip], dim=1), code)
         logits = self.unfold(self.to_rgb(x))
         if self.config.detail_channels:
-            logits = logits + self.detail(torch.cat([logits, control], dim=1))
+            extra = [self._reference(identity, control.shape[-2:])] if self.config.reference_size else []
+            logits = logits + self.detail(torch.cat([logits, control, *extra], dim=1))
         rgb = torch.sigmoid(logits)
         return torch.cat([rgb, control[:, :1]], dim=1)  # alpha = the head mask
+
+    def _reference(self, identity: torch.Tensor, size) -> torch.Tensor:
+        """The identities' learned pictures at `size` (resized in the graph when the sizes differ)."""
+        reference = self.references[identity]
+        if reference.shape[-2:] != size:
+            reference = nn.functional.interpolate(reference, size=size, mode="bilinear", align_corners=False)
+        return reference
