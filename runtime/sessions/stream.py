@@ -15,8 +15,10 @@ Three parts, each with its own bound:
 `stop(reason)` (a second attach, CloseSession, the server stopping, another replica taking the session over) ends
 the producer at the next chunk; the stream then ends with StreamEnded(reason), even when its client is not reading.
 An Interrupt stops the turn in progress at the next chunk and drops queued agent work; a bad command becomes a
-Notice and the stream goes on. With a `LeaseKeeper` the stream renews its replica's lease on the session while it
-runs and lets go at its end.
+Notice and the stream goes on. A turn that fails after it began (a model server gone mid-turn) is closed as an
+interrupted one where its media stopped: its Notice, then its TurnEnded, so a client sees every turn it saw start
+end. With a `LeaseKeeper` the stream renews its replica's lease on the session while it runs and lets go at its
+end.
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ _RECOGNIZER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eai-avatar-a
 
 #: Errors that are the client's or the moment's, reported as a WARNING Notice; anything else is a failed turn.
 EXPECTED = (InvalidInput, NotFound, FailedPrecondition, Unavailable, ValueError, KeyError)
+
+
+class TurnBroken(Exception):
+    """A turn that failed after its TurnStarted went out (its media could not be made: a model server gone
+    mid-turn), already closed as interrupted where its media stopped. `cause` is reported first, then `ended`."""
+
+    def __init__(self, cause: Exception, ended: TurnEnded):
+        super().__init__(str(cause))
+        self.cause, self.ended = cause, ended
 
 
 class _Changed:
@@ -323,17 +334,25 @@ class SessionStream:
             self._busy = not isinstance(command, Listen | SpeechStarted)
             try:
                 await self._execute(command, epoch)
-            except LeaseLost as lost:  # another replica drives the session now: nothing more is done from here
-                await self._notice("warning", str(lost), lost, number)
-                self.stop(f"attached elsewhere: replica {lost.holder!r} took this session over")
-                return
-            except EXPECTED as error:
-                await self._notice("warning", str(error), error, number)
+            except TurnBroken as broken:  # the client hears why, then sees the started turn end
+                await self._report(broken.cause, number)
+                await self._emit(broken.ended)
             except Exception as error:  # a failing backend (TTS, an LLM endpoint) must not end the session
-                logger.exception("a turn failed in session %s", self.session.id)
-                await self._notice("error", f"the turn failed: {error}", error, number)
+                await self._report(error, number)
             finally:
                 self._busy = False
+
+    async def _report(self, error: Exception, number: int) -> None:
+        """A command that failed, as a Notice answering client event `number`; a lost lease also ends the stream
+        (another replica drives the session now: nothing more is done from here)."""
+        if isinstance(error, LeaseLost):
+            await self._notice("warning", str(error), error, number)
+            self.stop(f"attached elsewhere: replica {error.holder!r} took this session over")
+        elif isinstance(error, EXPECTED):
+            await self._notice("warning", str(error), error, number)
+        else:
+            logger.error("a turn failed in session %s", self.session.id, exc_info=error)
+            await self._notice("error", f"the turn failed: {error}", error, number)
 
     async def _notice(self, level: str, message: str, error: BaseException | None, number: int) -> None:
         notice = Notice(level, message, error, number)
@@ -418,7 +437,7 @@ class SessionStream:
         loop = asyncio.get_running_loop()
         self._anchor = max(self._anchor, loop.time() - plan.start_ms / 1000)  # an idle pause is not a backlog
         chunks = conversation.turn_chunks(plan)
-        frames_done, interrupted = 0, False
+        frames_done, interrupted, fault = 0, False, None
         self._turn_playing, self._stop_at_frame, self._turn_frame = (plan, epoch), None, 0
         self._barged.clear()
         try:
@@ -437,9 +456,13 @@ class SessionStream:
                 if sent < chunk.count:  # stopped inside the chunk (a barge-in, an Interrupt, the stream ending)
                     interrupted = True
                     break
+        except Exception as error:  # its media cannot be made (EngineUnavailable): the turn ends where it stopped
+            fault, interrupted = error, True
         finally:
             self._turn_playing = None
         summary = await self._run(conversation.finish_turn, plan, frames_done, interrupted)
+        if fault is not None:
+            raise TurnBroken(fault, TurnEnded(summary)) from fault
         await self._emit(TurnEnded(summary))
 
     def _should_stop(self, epoch: int | None, turn_frame: int) -> bool:

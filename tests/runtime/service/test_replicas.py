@@ -1,7 +1,8 @@
 """Two `eai-avatar serve` processes (replicas) on one PostgreSQL store: a session is driven by one replica at a time
 (its lease), the other refuses it while that lease is live, takes it over once the lease has run out (the holder
 SIGKILLed mid-turn, or stopped), continues from the last committed node with the clock intact, and a replica that
-lost its lease writes nothing more.
+lost its lease writes nothing more. The same with both replicas' models on one tritonserver: the replica that takes
+the session over renders it on that server.
 
 The wire's own messages are used (tests/contract's helpers), as a client in any language sends them."""
 
@@ -20,14 +21,19 @@ import pytest
 
 pytest.importorskip("espeakng_loader", reason="the offline voice is espeak-ng (pip install 'eai-avatar[tts]')")
 
+from eai_avatar.runtime.config import MODELS  # noqa: E402
 from eai_avatar.runtime.itt.serialization import tree_to_proto  # noqa: E402
 from eai_avatar.runtime.store import open_store  # noqa: E402
-from eai_avatar.v1 import converse_pb2, service_pb2_grpc, session_pb2, tree_pb2  # noqa: E402
+from eai_avatar.v1 import common_pb2, converse_pb2, service_pb2_grpc, session_pb2, tree_pb2  # noqa: E402
 from tests.contract.conftest import Stream, create, of  # noqa: E402
 
 LEASE_TTL_S = 1.5
 #: Real-time pacing (a turn lasts as long as its voice, so a replica can be stopped inside one), no images (fast).
 PACED = session_pb2.OutputOptions(pacing=session_pb2.PACING_REAL_TIME, include_images=False)
+#: The same with small raw pictures of the speaker: every frame is rendered (by the renderer, on Triton below).
+PACED_PICTURES = session_pb2.OutputOptions(pacing=session_pb2.PACING_REAL_TIME, include_images=True,
+                                           image_encoding=common_pb2.IMAGE_ENCODING_RAW_RGBA, width=64, height=64,
+                                           include_listener_frames=False)  # fmt: skip
 
 
 class Replica:
@@ -75,9 +81,10 @@ class Replica:
 
 
 @contextlib.contextmanager
-def two_replicas(postgres_url, postgres_schema, tmp_path):
+def two_replicas(postgres_url, postgres_schema, tmp_path, more_config: str = ""):
+    """Replicas "a" and "b" on the PostgreSQL schema, with a short lease; `more_config`: TOML both also read."""
     config = tmp_path / "runtime.toml"
-    config.write_text(f'[store]\nschema = "{postgres_schema}"\nlease_ttl_s = {LEASE_TTL_S}\n')
+    config.write_text(f'[store]\nschema = "{postgres_schema}"\nlease_ttl_s = {LEASE_TTL_S}\n{more_config}')
     replicas = [Replica(name, postgres_url, config) for name in ("a", "b")]  # they load their models side by side
     try:
         for replica in replicas:
@@ -234,3 +241,63 @@ def test_a_stopped_replica_that_lost_its_session_writes_nothing_and_gets_it_back
     assert back_header.rounds_so_far == 3 and back_header.clock_ms == clock_after
     assert [n.id for n in whole.nodes] == list(range(1, 9))
     assert [n.text for n in whole.nodes][::2][-2:] == ["Taken over by the second server.", "And back on the first."]
+
+
+def renderer_inferences(triton_url: str) -> int:
+    """Frames the Triton server's renderer has rendered since it started (its own statistics)."""
+    from tritonclient.grpc import InferenceServerClient
+
+    client = InferenceServerClient(triton_url)
+    try:
+        return client.get_inference_statistics("renderer").model_stats[0].inference_count
+    finally:
+        client.close()
+
+
+@pytest.mark.triton
+def test_replicas_with_their_models_on_one_triton_hand_over_a_session_when_one_is_sigkilled(
+    postgres_url, postgres_schema, triton_server, tmp_path
+):
+    """Issue 19 whole: two replicas on PostgreSQL, every model of both on one tritonserver; a is SIGKILLed inside a
+    turn, the client goes to b once a's lease has run out, and b goes on from the last committed node, its frames
+    rendered by that Triton (its statistics count them; a is dead, so only b can have asked)."""
+    engines = "".join(f'{name} = "triton"\n' for name in MODELS)
+    on_triton = f'[engines]\n{engines}[triton]\nurl = "{triton_server.url}"\n'
+    with two_replicas(postgres_url, postgres_schema, tmp_path, on_triton) as (replica_a, replica_b):
+
+        async def scenario():
+            channels = [grpc.aio.insecure_channel(f"127.0.0.1:{r.port}") for r in (replica_a, replica_b)]
+            stub_a, stub_b = (service_pb2_grpc.AvatarServiceStub(channel) for channel in channels)
+            session_id = await create(stub_a, output=PACED_PICTURES)
+            on_a = await Stream(stub_a, session_id).attach()
+            await on_a.line("ada", "Both servers draw us on one Triton.")
+            await on_a.line("bo", "This line is cut short by a kill.")
+            await on_a.until("turn_ended")
+            await on_a.until("turn_started")
+            await on_a.until("frame", 10)  # inside the second turn
+            replica_a.signal(signal.SIGKILL)
+            replica_a.process.wait()
+            with pytest.raises(grpc.aio.AioRpcError):
+                await on_a.until("end", timeout=30)
+            committed = stored_tree(postgres_url, postgres_schema, session_id)
+            rendered_before = await asyncio.to_thread(renderer_inferences, triton_server.url)
+            on_b, header, refusals, _ = await refused_until_taken(stub_b, session_id)
+            await on_b.line("ada", "The second server goes on.")
+            await on_b.until("turn_ended")
+            rendered_by_b = await asyncio.to_thread(renderer_inferences, triton_server.url) - rendered_before
+            whole = await stub_b.GetTree(tree_pb2.GetTreeRequest(session_id=session_id))
+            for channel in channels:
+                await channel.close()
+            return committed, header, refusals, on_b.events, rendered_by_b, whole
+
+        (committed, clock_ms, _), header, refusals, events_b, rendered_by_b, whole = asyncio.run(scenario())
+    for replica in (replica_a, replica_b):
+        assert re.search(rf"serving on .*replica {replica.name}, engines triton\b", "".join(replica.lines))
+    assert committed.rounds == 2 and refusals and header.rounds_so_far == 2 and header.clock_ms == clock_ms
+    frames_b = of(events_b, "frame")
+    assert frames_b and all(len(f.image) == 64 * 64 * 4 for f in frames_b)
+    assert rendered_by_b >= len(frames_b)  # every picture b sent was rendered on Triton
+    assert [n.id for n in whole.nodes] == list(range(1, 7))  # every committed node kept, no gap, b's round after
+    kept = tree_to_proto(committed, "").nodes
+    assert [fields(n) for n in whole.nodes[:4]] == [fields(n) for n in kept]
+    assert whole.nodes[4].text == "The second server goes on." and whole.nodes[4].parent == 4
