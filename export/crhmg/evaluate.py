@@ -80,7 +80,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, window: int = 32, anchor: float = 0.1,
                    eps_by_role: dict | None = None, max_sequences: int | None = None,
-                   identity_frames: int = 15_000) -> dict:  # fmt: skip
+                   identity_frames: int = 15_000, long_frames: int = 15_000) -> dict:  # fmt: skip
     model.eval()
     eps_by_role = eps_by_role or DEFAULT_EPS
     sequences = load_sequences(dataset, split, model.config.mask_size)[:max_sequences]
@@ -138,7 +138,7 @@ def evaluate_crhmg(model: CRHMG, dataset, split: str = "test", seed: int = 0, wi
             # the first window gives frames 0..step, each later one `step` new frames: seams at t = k * step
             (seam if t % step == 0 and t > 0 else inside).append(_iou(masks[t], masks[t + 1]))
     report["seams"] = {"iou_at_seams": float(np.mean(seam)), "iou_inside_windows": float(np.mean(inside))}
-    report["long_stream"] = long_stream(generator, sequences, eps_by_role, rng)
+    report["long_stream"] = long_stream(generator, sequences, eps_by_role, rng, long_frames)
     if identity_frames:
         report["identity"] = identity(generators, character_first_masks(model.config.mask_size), identity_frames,
                                       eps_by_role["speak"], seed)  # fmt: skip

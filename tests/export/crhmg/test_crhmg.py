@@ -134,3 +134,22 @@ def test_a_tiny_training_run_lowers_the_loss_and_resumes(tiny_dataset, tmp_path)
     # resuming to more steps continues from the checkpoint instead of starting over
     resumed = train_crhmg(tiny_dataset, tmp_path / "run", preset("tiny", steps=30))
     assert [h["step"] for h in resumed["history"]][:3] == [10, 20, 24] and resumed["history"][-1]["step"] == 30
+
+
+def test_the_evaluation_reports_identity_per_character_beside_the_baselines(tiny_dataset, tmp_path):
+    from dataclasses import replace
+
+    from eai_avatar.export.crhmg.evaluate import evaluate_crhmg, to_markdown
+
+    # windows of 32 frames, as the runtime streams them (the tiny preset's 16 leave no room for the crossfade)
+    train_crhmg(tiny_dataset, tmp_path / "run", replace(preset("tiny", steps=10), model=replace(TINY, max_frames=32)))
+    model = load_crhmg(tmp_path / "run")
+    report = evaluate_crhmg(model, tiny_dataset, window=model.config.max_frames, max_sequences=4,
+                            identity_frames=80, long_frames=80)  # fmt: skip
+    for method in ("ground_truth", "crhmg", "crhmg_identity", "static", "independent"):
+        assert {"temporal_consistency_error", "sid", "var"} <= set(report[method])
+    kept, free = report["identity"]["crhmg_identity"], report["identity"]["crhmg"]
+    assert set(kept) == set(free) and "eli" in kept and len(kept) >= 5  # every character, one never trained on
+    for name, result in kept.items():  # the runtime's masks are the character's own, posed: identity by construction
+        assert result["frames"] == 80 and result["nearest_own"] == 1.0 and result["iou_own_min"] >= 0.9, name
+    assert report["static"]["var"] < 1e-12 and "| eli |" in to_markdown(report)
