@@ -1,5 +1,5 @@
-"""The gRPC server: the AvatarService of the v1 contract plus standard health checking and reflection (v1 and
-v1alpha).
+"""The gRPC server: the AvatarService of the v1 contract, NVIDIA Audio2Face-3D's A2FControllerService on the same
+port (service/a2f.py), plus standard health checking and reflection (v1 and v1alpha).
 
 `create_server(address, servicer)` builds and binds a server without starting it and returns `(server, port)`, so
 tests bind port 0 and learn the real port (the grpc asyncio examples' pattern). With a `token`, every call but
@@ -18,6 +18,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 
+from eai_avatar.runtime.service.a2f import A2F_SERVICE_NAME, A2FControllerServicer, add_a2f_servicer
 from eai_avatar.runtime.service.decoding import DecodeGuard
 from eai_avatar.runtime.service.servicer import AvatarServicer
 from eai_avatar.v1 import SERVICE_NAME, service_pb2, service_pb2_grpc
@@ -101,12 +102,14 @@ async def create_server(
     token: str | None = None,
     tls: tuple[bytes, bytes] | None = None,
     max_message_bytes: int = MAX_MESSAGE_BYTES,
+    a2f: A2FControllerServicer | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Build an asyncio gRPC server on `address` ("host:port"; port 0 picks a free one).
 
     Returns the server, not yet started, and the bound port. Health reports SERVING for "" and for the
     AvatarService as soon as the caller starts it. `tls` is (certificate chain PEM, private key PEM). A `token`
-    that is empty is refused: it would mean "no authentication" to a reader of the command line.
+    that is empty is refused: it would mean "no authentication" to a reader of the command line. `a2f` serves
+    Audio2Face-3D's protocol; by default it runs on the AvatarService's Audio2Exp and model threads.
     """
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit():
@@ -116,7 +119,13 @@ async def create_server(
         interceptors.insert(0, TokenAuth(token))
     options = [("grpc.max_receive_message_length", max_message_bytes)]
     server = grpc.aio.server(interceptors=interceptors, options=options)
-    service_pb2_grpc.add_AvatarServiceServicer_to_server(servicer or AvatarServicer(), server)
+    servicer = servicer or AvatarServicer()
+    service_pb2_grpc.add_AvatarServiceServicer_to_server(servicer, server)
+    if a2f is None:
+        manager = getattr(servicer, "manager", None)
+        a2f = A2FControllerServicer(manager.models.expressions if manager is not None else None,
+                                    getattr(servicer, "executor", None))  # fmt: skip
+    add_a2f_servicer(a2f, server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -124,6 +133,7 @@ async def create_server(
 
     service_names = (
         service_pb2.DESCRIPTOR.services_by_name["AvatarService"].full_name,
+        A2F_SERVICE_NAME,
         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
         reflection.SERVICE_NAME,
         REFLECTION_V1,

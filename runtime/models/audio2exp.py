@@ -125,6 +125,11 @@ class ExpressionStream:
             self._features = np.concatenate([self._features, frames])
         return self._emit(self._min_frames)
 
+    def set_emotion(self, emotion) -> None:
+        """Frames made from here on use `emotion` (a name, a mixture or an (8,) vector): a client that changes the
+        emotion during a stream (Audio2Face-3D's time-coded emotions) gets the change at its next push."""
+        self._emotion = emotion_vector(emotion)
+
     def finish(self) -> np.ndarray:
         """The turn's audio is complete: returns the remaining frames (silence follows, as in `whole`)."""
         if self._finished:
