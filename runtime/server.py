@@ -114,7 +114,7 @@ async def create_server(
     host, sep, port_text = address.rpartition(":")
     if not sep or not host or not port_text.isdigit():
         raise ValueError(f"address must be HOST:PORT, e.g. 127.0.0.1:50051; got {address!r}")
-    interceptors = [DecodeGuard(f"/{SERVICE_NAME}/")]
+    interceptors = [DecodeGuard(f"/{SERVICE_NAME}/"), DecodeGuard(f"/{A2F_SERVICE_NAME}/")]
     if token is not None:
         interceptors.insert(0, TokenAuth(token))
     options = [("grpc.max_receive_message_length", max_message_bytes)]

@@ -39,6 +39,7 @@ from eai_avatar.runtime.audio.pcm import PcmStream
 from eai_avatar.runtime.models.audio2exp import ExpressionGenerator, ExpressionStream
 from eai_avatar.runtime.service.a2f_wire.nvidia_ace import animation_pb2, audio_pb2, status_pb2
 from eai_avatar.runtime.service.a2f_wire.nvidia_audio2face_3d import audio2face_pb2_grpc, messages_pb2
+from eai_avatar.runtime.service.decoding import Undecodable
 from eai_avatar.vocabulary import (
     ARKIT_BLENDSHAPES,
     FPS,
@@ -172,6 +173,13 @@ def mead_mixture(applied: Mapping[str, float]) -> dict[str, float]:
     return mixture
 
 
+def _decoded(request):
+    """A request as the server's DecodeGuard left it: bytes that were not a message are refused here."""
+    if isinstance(request, Undecodable):
+        raise A2FRefusal(str(request.error))
+    return request
+
+
 def _status(code: int, message: str) -> messages_pb2.A2F3DAnimationDataStream:
     return messages_pb2.A2F3DAnimationDataStream(status=status_pb2.Status(code=code, message=message))
 
@@ -205,7 +213,7 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
 
     async def _animate(self, request_iterator) -> AsyncIterator[messages_pb2.A2F3DAnimationDataStream]:
         requests = aiter(request_iterator)
-        first = await anext(requests, None)
+        first = _decoded(await anext(requests, None))
         if first is None or first.WhichOneof("stream_part") != "audio_stream_header":
             raise A2FRefusal("the first message of a stream must be its audio_stream_header")
         settings = parse_header(first.audio_stream_header)
@@ -223,7 +231,7 @@ class A2FControllerServicer(audio2face_pb2_grpc.A2FControllerServiceServicer):
         )
         animation = _Animation(self.expressions, settings, self.max_audio_s)
         async for request in requests:
-            part = request.WhichOneof("stream_part")
+            part = _decoded(request).WhichOneof("stream_part")
             if part == "end_of_audio":
                 break
             if part != "audio_with_emotion":

@@ -67,6 +67,7 @@ def _serve_and_run(scenarios: list[dict], stubs: Path, tmp_path: Path) -> dict:
         await server.start()
         try:
             listed = await _reflected_services(port)
+            garbage = await _send_garbage(port)
             spec = tmp_path / "scenarios.json"
             spec.write_text(json.dumps(scenarios))
             env = {**os.environ, "PYTHONPATH": str(stubs)}
@@ -74,11 +75,25 @@ def _serve_and_run(scenarios: list[dict], stubs: Path, tmp_path: Path) -> dict:
                                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
             out, err = await asyncio.wait_for(client.communicate(), 300)
             assert client.returncode == 0, err.decode()
-            return {**json.loads(out), "listed": listed}
+            return {**json.loads(out), "listed": listed, "garbage": garbage}
         finally:
             await server.stop(None)
 
     return asyncio.run(scenario())
+
+
+async def _send_garbage(port: int) -> tuple[str, str]:
+    """Bytes that are no AudioWithEmotionStream: the call's code and details."""
+    import grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        call = channel.stream_stream(f"/{A2F_SERVICE_NAME}/ProcessAudioStream")(iter([b"\xff\xff\xff"]))
+        try:
+            async for _ in call:
+                pass
+        except grpc.aio.AioRpcError as error:
+            return error.code().name, error.details()
+    return "OK", ""
 
 
 async def _reflected_services(port: int) -> list[str]:
@@ -138,6 +153,7 @@ def test_an_nvidia_client_gets_animation_refusals_and_the_server_keeps_serving(n
     assert stereo["code"] == "INVALID_ARGUMENT" and "mono" in stereo["details"]
     assert stereo["statuses"] == [["ERROR", stereo["details"]]] and not stereo["time_codes"]
     assert unknown["code"] == "INVALID_ARGUMENT" and "'Tail'" in unknown["details"]
+    assert got["garbage"][0] == "INVALID_ARGUMENT" and "not a valid message" in got["garbage"][1]
 
     assert resampled["code"] == "OK" and abs(len(resampled["time_codes"]) - len(codes)) <= 1
     assert resampled["emotions"][0] == {"input": {}, "used": {}}  # no client emotion: neutral
