@@ -18,6 +18,7 @@ refuses unknown keys and bad values with a message naming them. A file looks lik
     [server]
     port = 50051
     token_file = "/run/secrets/eai-avatar-token"
+    livelink = "192.168.1.20:11111"   # Unreal Live Link Face packets, one subject per avatar
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class ServerConfig:
     tls_cert: str = ""
     tls_key: str = ""
     publish: str = ""  # ZeroMQ address of the frame publisher, e.g. tcp://127.0.0.1:5556
+    livelink: str = ""  # HOST:PORT that gets every avatar's face as Live Link Face packets (Unreal), e.g. :11111
+    livelink_device: str = "eai-avatar"  # the device id those packets carry
     # This server's name in session leases; empty: the host's name. Replicas on one store need different ones; a
     # replica restarted under its name takes its sessions back at once, under a new one after their leases run out.
     replica_id: str = ""
@@ -163,6 +166,11 @@ class RuntimeConfig:
             )
         if bool(self.server.tls_cert) != bool(self.server.tls_key):
             raise ValueError("TLS needs both a certificate (tls_cert) and a key (tls_key)")
+        if self.server.livelink:
+            from eai_avatar.runtime.outputs.livelink import check_device_id, parse_target
+
+            parse_target(self.server.livelink)
+            check_device_id(self.server.livelink_device)
 
     # ------------------------------------------------------------------ sources
 
@@ -279,6 +287,7 @@ ENVIRONMENT = {
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
     "EAI_AVATAR_REPLICA_ID": "server.replica_id",
     "EAI_AVATAR_TRITON_URL": "triton.url",
+    "EAI_AVATAR_LIVELINK": "server.livelink",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},
 }

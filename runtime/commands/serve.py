@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "PostgreSQL store (default $EAI_AVATAR_REPLICA_ID, else the host's name)")  # fmt: skip
     parser.add_argument("--publish", help="mirror frames, audio and events on a ZeroMQ PUB socket, e.g. "
                         "tcp://127.0.0.1:5556 or ipc:///tmp/eai-avatar")  # fmt: skip
+    parser.add_argument("--livelink", metavar="HOST:PORT", help="send every avatar's blendshapes and head rotation "
+                        "to Unreal as Live Link Face UDP packets, one subject per identity (port 11111 is "
+                        "Unreal's default), e.g. 127.0.0.1:11111")  # fmt: skip
 
 
 def engine_overrides(values: list[str] | None) -> dict[str, str]:
@@ -81,7 +84,8 @@ async def _serve(args: argparse.Namespace) -> None:
                                   "server.token_file": str(args.token_file) if args.token_file else None,
                                   "server.tls_cert": str(args.tls_cert) if args.tls_cert else None,
                                   "server.tls_key": str(args.tls_key) if args.tls_key else None,
-                                  "server.publish": args.publish, "server.replica_id": args.replica_id})  # fmt: skip
+                                  "server.publish": args.publish, "server.replica_id": args.replica_id,
+                                  "server.livelink": args.livelink})  # fmt: skip
     server_config = config.server
     tls = None
     if server_config.tls_cert:
@@ -94,6 +98,12 @@ async def _serve(args: argparse.Namespace) -> None:
 
         publisher = FramePublisher(server_config.publish)
         mirrors.append(PublisherOutput(publisher))
+    livelink = None
+    if server_config.livelink:
+        from eai_avatar.runtime.outputs.livelink import LiveLinkOutput
+
+        livelink = LiveLinkOutput(server_config.livelink, server_config.livelink_device)
+        mirrors.append(livelink)
     manager = SessionManager(Models(bundle, config), store, config)
     servicer = AvatarServicer(manager=manager, workers=config.threads, mirrors=mirrors)
     server, port = await create_server(f"{server_config.host}:{server_config.port}", servicer,
@@ -102,6 +112,7 @@ async def _serve(args: argparse.Namespace) -> None:
     await server.start()
     engines = ", ".join(sorted(set(config.engines.values())))
     extras = (", TLS" if tls else "") + (", token auth" if server_config.token else "")
+    extras += f", Live Link to {server_config.livelink}" if livelink else ""
     sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, "
                      f"store {store.location}, replica {manager.replica_id}, engines {engines}{extras})\n")  # fmt: skip
     sys.stdout.flush()
@@ -115,6 +126,8 @@ async def _serve(args: argparse.Namespace) -> None:
     store.close()
     if publisher is not None:
         publisher.close()
+    if livelink is not None:
+        livelink.close()
 
 
 def run(args: argparse.Namespace) -> int:
