@@ -10,6 +10,8 @@ refuses unknown keys and bad values with a message naming them. A file looks lik
     renderer = "onnxruntime"
     [triton]             # the server of the models whose engine is "triton"
     url = "127.0.0.1:8001"
+    [batching]           # every session's renderer calls in shared batches (off: see DESIGN.md section 14)
+    renderer = false
     [limits]
     queued_events = 32
     [store]
@@ -71,6 +73,18 @@ class Chunking:
 
 
 @dataclass(frozen=True)
+class BatchingConfig:
+    """Gathering one process's renderer calls from every session into shared batches (`runtime/engines/batching.py`).
+
+    Off by default: on this CPU a batch costs what its frames cost one by one (DESIGN.md section 14), so the
+    batcher pays only on an engine whose per-frame cost falls with the batch (a GPU)."""
+
+    renderer: bool = False
+    max_batch: int = 12  # most frames per renderer batch, from all sessions
+    max_wait_ms: float = 0.0  # how long a batch waits for more frames (0: takes what waits when the engine is free)
+
+
+@dataclass(frozen=True)
 class StoreConfig:
     """The conversation store. `path` is a SQLite file (empty: $EAI_AVATAR_DB, else
     ~/.local/share/eai-avatar/conversations.db; ":memory:" keeps nothing) or a postgresql:// URL, whose tables are
@@ -128,6 +142,7 @@ class RuntimeConfig:
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     triton: TritonConfig = TritonConfig()
+    batching: BatchingConfig = BatchingConfig()
 
     def __post_init__(self):
         engines = dict.fromkeys(MODELS, "onnxruntime") | dict(self.engines)
@@ -144,6 +159,9 @@ class RuntimeConfig:
             for item in fields(section):
                 _positive(section, item.name)
         _positive(self.triton, "timeout_s")
+        _positive(self.batching, "max_batch")
+        if not self.batching.max_wait_ms >= 0:
+            raise ValueError(f"batching.max_wait_ms must be >= 0, got {self.batching.max_wait_ms!r}")
         if not self.triton.url.strip():
             raise ValueError("triton.url is empty; give the server's host:port (Triton's gRPC port is 8001)")
         if self.store.retries < 0 or self.store.lock_timeout_s <= 0 or self.store.retry_backoff_s < 0:
@@ -203,7 +221,7 @@ class RuntimeConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuntimeConfig:
         sections = {"limits": Limits, "chunking": Chunking, "store": StoreConfig, "server": ServerConfig,
-                    "triton": TritonConfig}  # fmt: skip
+                    "triton": TritonConfig, "batching": BatchingConfig}  # fmt: skip
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key in sections:
@@ -287,6 +305,7 @@ ENVIRONMENT = {
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
     "EAI_AVATAR_REPLICA_ID": "server.replica_id",
     "EAI_AVATAR_TRITON_URL": "triton.url",
+    "EAI_AVATAR_BATCH_RENDERER": "batching.renderer",
     "EAI_AVATAR_LIVELINK": "server.livelink",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},

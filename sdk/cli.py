@@ -100,6 +100,10 @@ COMMANDS: dict[str, tuple] = {
             "renderer": ("eai_avatar.runtime.commands.bench_renderer", "renderer frames per second"),
             "renderer-torch": ("eai_avatar.export.commands.bench_renderer_torch", "the renderer in PyTorch on a GPU"),
             "runtime": ("eai_avatar.runtime.commands.bench_runtime", "the server end to end: latency, real time"),
+            "scale": (
+                "eai_avatar.runtime.commands.bench_scale",
+                "live sessions held: in process, batched, on Triton, two replicas, side by side",
+            ),
             "conversation": (
                 "eai_avatar.runtime.commands.bench_conversation",
                 "a person talking to the agent, live: answer latency by stage, barge-in",

@@ -104,7 +104,8 @@ async def _serve(args: argparse.Namespace) -> None:
 
         livelink = LiveLinkOutput(server_config.livelink, server_config.livelink_device)
         mirrors.append(livelink)
-    manager = SessionManager(Models(bundle, config), store, config)
+    models = Models(bundle, config)
+    manager = SessionManager(models, store, config)
     servicer = AvatarServicer(manager=manager, workers=config.threads, mirrors=mirrors)
     server, port = await create_server(f"{server_config.host}:{server_config.port}", servicer,
                                        token=server_config.token, tls=tls,
@@ -123,6 +124,7 @@ async def _serve(args: argparse.Namespace) -> None:
     await stop.wait()
     await servicer.stop_streams("server stopping")
     await server.stop(grace=2)
+    models.close()
     store.close()
     if publisher is not None:
         publisher.close()

@@ -47,6 +47,11 @@ class Models:
         self.expressions: ExpressionGenerator = engine_expression_generator(engines["audio2exp"])
         self.leed = ListeningDictionary.load(bundle.path("leed"))
         self.renderer = engines["renderer"]
+        batching = self.config.batching
+        if batching.renderer:  # every session's frames through one queue, in shared batches
+            from eai_avatar.runtime.engines.batching import BatchingEngine
+
+            self.renderer = BatchingEngine(self.renderer, batching.max_batch, batching.max_wait_ms / 1000)
         self.image_size = next(s.shape[-1] for s in self.renderer.input_spec() if s.name == "control")
         self._recognizer, self._tts = recognizer, tts
         self._speech_recognizer, self._speech_problem = speech_recognizer, ""
@@ -57,6 +62,13 @@ class Models:
         if self.config.engines[name] == "triton":
             return {"url": self.config.triton.url, "timeout_s": self.config.triton.timeout_s}
         return {"threads": threads}
+
+    def close(self) -> None:
+        """Stop what runs beside the sessions (the renderer's batcher): after the server has stopped its streams."""
+        from eai_avatar.runtime.engines.batching import BatchingEngine
+
+        if isinstance(self.renderer, BatchingEngine):
+            self.renderer.close()
 
     @property
     def recognizer(self):

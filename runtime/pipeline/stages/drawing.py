@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from eai_avatar.runtime.engines import Engine
@@ -65,9 +67,20 @@ def upsample(mask: np.ndarray, size: int) -> np.ndarray:
     h = mask.shape[0]
     if h == size:
         return mask.astype(np.float32)
+    low, high, keep, take = _bilinear_taps(h, size)
+    rows = mask[low] * keep + mask[high] * take  # (size, h), in float64 as the weights are
+    # Columns as rows of the transpose: gathering whole contiguous rows is twice as fast as gathering columns.
+    columns = np.ascontiguousarray(rows.T)
+    return (columns[low] * keep + columns[high] * take).T.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _bilinear_taps(h: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each output row: the two source rows and their weights (as columns, to broadcast over a row)."""
     coords = (np.arange(size, dtype=np.float32) + 0.5) * h / size - 0.5
     low = np.clip(np.floor(coords).astype(int), 0, h - 1)
     high = np.clip(low + 1, 0, h - 1)
     weight = np.clip(coords - low, 0.0, 1.0)
-    rows = mask[low] * (1 - weight)[:, None] + mask[high] * weight[:, None]
-    return (rows[:, low] * (1 - weight)[None] + rows[:, high] * weight[None]).astype(np.float32)
+    for array in (low, high, weight):
+        array.flags.writeable = False  # shared by every call
+    return low, high, (1 - weight)[:, None], weight[:, None]

@@ -206,3 +206,24 @@ def test_encode_leaves_out_what_is_off():
         avatar.poses = [HeadPose()] * 2
     Encode(spec).process(work)
     assert [(f.avatar, f.image, f.blendshapes) for f in work.frames] == [("ada", b"", None)] * 2
+
+
+def test_upsample_gives_the_plain_bilinear_formulas_values_bit_for_bit():
+    from eai_avatar.runtime.pipeline.stages import upsample
+
+    def plain(mask, size):  # the formula as first written: every output row, then every output column
+        h = mask.shape[0]
+        coords = (np.arange(size, dtype=np.float32) + 0.5) * h / size - 0.5
+        low = np.clip(np.floor(coords).astype(int), 0, h - 1)
+        high = np.clip(low + 1, 0, h - 1)
+        weight = np.clip(coords - low, 0.0, 1.0)
+        rows = mask[low] * (1 - weight)[:, None] + mask[high] * weight[:, None]
+        return (rows[:, low] * (1 - weight)[None] + rows[:, high] * weight[None]).astype(np.float32)
+
+    rng = np.random.default_rng(3)
+    for h, size in ((64, 256), (64, 128), (32, 256)):
+        for dtype in (np.float32, np.float16):
+            mask = rng.random((h, h)).astype(dtype)
+            assert upsample(mask, size).tobytes() == plain(mask, size).tobytes()
+    same = rng.random((64, 64)).astype(np.float32)
+    assert upsample(same, 64).tobytes() == same.tobytes()
