@@ -1,11 +1,11 @@
 # The two commands of the README. Each makes its own virtual environment on a fresh machine.
 #   make demo   the main job
-#   make test   lint + the test suite (what CI runs, through .ci/run)
+#   make test   lint + the test suite (what CI runs, through .ci/run; installs Chromium for tests/web if missing)
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test stubs clean
+.PHONY: demo test stubs browser clean
 
 # Installed once per change of the packaging files; `pip install -e` keeps the sources live.
 $(VENV)/.installed: setup.py pyproject.toml
@@ -21,7 +21,16 @@ stubs: $(VENV)/.installed
 demo: stubs
 	$(BIN)/eai-avatar demo --turns 6 --out conversation.mp4
 
-test: stubs
+# The browser test (tests/web) drives Debian's Chromium through its chromedriver: installed here when missing
+# (as root, else through sudo). Elsewhere than Debian/Ubuntu, install Chromium and chromedriver yourself.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  command -v apt-get >/dev/null || { echo "make test needs chromium and chromedriver (tests/web)"; exit 1; }; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver >/dev/null; }
+
+test: stubs browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -72,10 +72,16 @@ POSTGRES = ["psycopg[binary]==3.3.9", "psycopg-pool==3.3.3"]
 # runtime, and grpcio and packaging, the rest of that extra, are ours already. The server side (PyTriton) lives in
 # a venv of its own: see runtime/triton/environment.py.
 TRITON = ["tritonclient==2.73.0", "packaging>=20"]
-DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, *POSTGRES, *TRITON, "scikit-image"]
+# The browser page (`serve --web`): aiortc for WebRTC in the server's process (its wheels bring libvpx and Opus
+# through PyAV), aiohttp for the page and the offer.
+WEB = ["aiortc==1.16.0", "aiohttp>=3.9"]
+# The browser test drives Debian's chromium through its chromedriver (`make test` installs both with apt-get).
+BROWSER_TEST = ["selenium>=4.20"]
+DEV = ["pytest>=8", "ruff>=0.6", "grpcio-tools==1.85.1", *VOICES, *ASR, *INGEST, *POSTGRES, *TRITON, *WEB,
+       *BROWSER_TEST, "scikit-image"]  # fmt: skip
 GPU = ["onnxruntime-gpu>=1.20"]
 TENSORRT = ["tensorrt>=10", "cuda-python>=12", *GPU]
-ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + POSTGRES + TRITON + DEV))
+ALL = sorted(set(TRAIN + TTS + VOICES + ASR + MICROPHONE + INGEST + POSTGRES + TRITON + WEB + DEV))
 
 setup(
     name="eai-avatar",
@@ -97,6 +103,7 @@ setup(
             "assets/dialogues/*.yaml",
             "bundles/default/*",
             "bundles/default/identities/*/*",
+            "outputs/webpage/*",
         ],
         "eai_avatar.export": ["data/emotion/*.tsv", "data/emotion/*.md"],
     },
@@ -127,6 +134,7 @@ setup(
         "ingest": INGEST,
         "postgres": POSTGRES,
         "triton": TRITON,
+        "web": WEB,
         # onnxruntime-gpu provides the same `onnxruntime` module as the CPU build: install it in place of it
         # (pip uninstall onnxruntime first), which is why no other extra includes it.
         "gpu": GPU,

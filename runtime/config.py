@@ -21,6 +21,7 @@ refuses unknown keys and bad values with a message naming them. A file looks lik
     port = 50051
     token_file = "/run/secrets/eai-avatar-token"
     livelink = "192.168.1.20:11111"   # Unreal Live Link Face packets, one subject per avatar
+    web = "127.0.0.1:8080"            # the browser page: both avatars over WebRTC
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class ServerConfig:
     publish: str = ""  # ZeroMQ address of the frame publisher, e.g. tcp://127.0.0.1:5556
     livelink: str = ""  # HOST:PORT that gets every avatar's face as Live Link Face packets (Unreal), e.g. :11111
     livelink_device: str = "eai-avatar"  # the device id those packets carry
+    web: str = ""  # HOST:PORT of the browser page (WebRTC), e.g. 127.0.0.1:8080; empty: none
     # This server's name in session leases; empty: the host's name. Replicas on one store need different ones; a
     # replica restarted under its name takes its sessions back at once, under a new one after their leases run out.
     replica_id: str = ""
@@ -189,6 +191,10 @@ class RuntimeConfig:
 
             parse_target(self.server.livelink)
             check_device_id(self.server.livelink_device)
+        if self.server.web:
+            from eai_avatar.runtime.outputs.web import parse_address
+
+            parse_address(self.server.web)
 
     # ------------------------------------------------------------------ sources
 
@@ -305,8 +311,9 @@ ENVIRONMENT = {
     "EAI_AVATAR_TOKEN_FILE": "server.token_file",
     "EAI_AVATAR_REPLICA_ID": "server.replica_id",
     "EAI_AVATAR_TRITON_URL": "triton.url",
-    "EAI_AVATAR_BATCH_RENDERER": "batching.renderer",
     "EAI_AVATAR_LIVELINK": "server.livelink",
+    "EAI_AVATAR_WEB": "server.web",
+    "EAI_AVATAR_BATCH_RENDERER": "batching.renderer",
     "EAI_AVATAR_ENGINE": "engines.*",  # every model
     **{f"EAI_AVATAR_ENGINE_{model.upper()}": f"engines.{model}" for model in MODELS},
 }

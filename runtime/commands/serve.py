@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--livelink", metavar="HOST:PORT", help="send every avatar's blendshapes and head rotation "
                         "to Unreal as Live Link Face UDP packets, one subject per identity (port 11111 is "
                         "Unreal's default), e.g. 127.0.0.1:11111")  # fmt: skip
+    parser.add_argument("--web", metavar="HOST:PORT", help="serve a page that shows both avatars live over "
+                        "WebRTC, with a text box and a microphone for you, e.g. 127.0.0.1:8080 "
+                        "(the web extra)")  # fmt: skip
 
 
 def engine_overrides(values: list[str] | None) -> dict[str, str]:
@@ -85,8 +88,12 @@ async def _serve(args: argparse.Namespace) -> None:
                                   "server.tls_cert": str(args.tls_cert) if args.tls_cert else None,
                                   "server.tls_key": str(args.tls_key) if args.tls_key else None,
                                   "server.publish": args.publish, "server.replica_id": args.replica_id,
-                                  "server.livelink": args.livelink})  # fmt: skip
+                                  "server.livelink": args.livelink, "server.web": args.web})  # fmt: skip
     server_config = config.server
+    if server_config.web:
+        from eai_avatar.runtime.outputs.web import require_web
+
+        require_web()  # before the models load: a missing extra is said at once
     tls = None
     if server_config.tls_cert:
         tls = (Path(server_config.tls_cert).read_bytes(), Path(server_config.tls_key).read_bytes())
@@ -111,9 +118,18 @@ async def _serve(args: argparse.Namespace) -> None:
                                        token=server_config.token, tls=tls,
                                        max_message_bytes=config.limits.message_bytes)  # fmt: skip
     await server.start()
+    web = None
+    if server_config.web:
+        from eai_avatar.runtime.outputs.web import WebServer
+
+        web = WebServer(manager, servicer.executor, mirrors)
+        web_port = await web.start(server_config.web)
     engines = ", ".join(sorted(set(config.engines.values())))
     extras = (", TLS" if tls else "") + (", token auth" if server_config.token else "")
     extras += f", Live Link to {server_config.livelink}" if livelink else ""
+    if web is not None:
+        web_host = server_config.web.rpartition(":")[0]
+        extras += f", web page at http://{web_host}:{web_port}/"
     sys.stdout.write(f"eai-avatar serving on {server_config.host}:{port} (bundle {bundle.root}, "
                      f"store {store.location}, replica {manager.replica_id}, engines {engines}{extras})\n")  # fmt: skip
     sys.stdout.flush()
@@ -122,6 +138,8 @@ async def _serve(args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+    if web is not None:
+        await web.stop()
     await servicer.stop_streams("server stopping")
     await server.stop(grace=2)
     models.close()
