@@ -9,8 +9,6 @@ neutral; current-node-only emotion) and writes one Markdown report with the mach
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 
@@ -61,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from eai_avatar.export.audio2exp.evaluate import evaluate_audio2exp
     from eai_avatar.export.audio2exp.train import load_audio2exp
+    from eai_avatar.export.commands.reporting import write_report
     from eai_avatar.export.crhmg.evaluate import evaluate_crhmg
     from eai_avatar.export.crhmg.train import load_crhmg
     from eai_avatar.export.emotion.evaluate import HELDOUT_PATH, evaluate, load_labelled_tsv
@@ -90,8 +89,5 @@ def run(args: argparse.Namespace) -> int:
     steps.close()
     where = machine()
     markdown = _markdown(report, where)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown, encoding="utf-8")
-    sys.stdout.write(json.dumps({"machine": where, **report}, default=float) + "\n" if args.json else markdown)
+    write_report({"machine": where, **report}, markdown, args.markdown, args.json)
     return 0

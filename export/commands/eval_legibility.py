@@ -5,8 +5,6 @@ tracker is the `[ingest]` extra's (export/renderer/legibility.py says what is me
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 
@@ -24,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from eai_avatar.export.commands.reporting import write_report
     from eai_avatar.import_utils import require
 
     # Before any rendering: the tracker is an optional extra.
@@ -41,8 +40,5 @@ def run(args: argparse.Namespace) -> int:
     label = f"bundle {args.bundle}" if args.bundle else "the shipped bundle"
     report = evaluate_legibility(args.bundle or default_bundle_path(), config, label=label, progress=tqdm)
     markdown = to_markdown(report)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown, encoding="utf-8")
-    sys.stdout.write(json.dumps(report) + "\n" if args.json else markdown)
+    write_report(report, markdown, args.markdown, args.json)
     return 0

@@ -4,8 +4,6 @@ viseme path as a reference row (metrics: export/audio2exp/lipsync.py). Needs no 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 
@@ -25,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from eai_avatar.export.audio2exp.lipsync import evaluate_lipsync, speech_folder_wavs, to_markdown
+    from eai_avatar.export.commands.reporting import write_report
     from eai_avatar.runtime.models.audio2exp import engine_expression_generator, load_expression_generator
 
     speech_folder_wavs(args.speech)  # a bad folder fails before the model loads
@@ -41,8 +40,5 @@ def run(args: argparse.Namespace) -> int:
         label = f"bundle {args.bundle}" if args.bundle else "the shipped bundle"
     report = evaluate_lipsync(args.speech, generator, label, progress=tqdm)
     markdown = to_markdown(report)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown, encoding="utf-8")
-    sys.stdout.write(json.dumps(report) + "\n" if args.json else markdown)
+    write_report(report, markdown, args.markdown, args.json)
     return 0
